@@ -1,0 +1,521 @@
+"""Tests for ``mgn.metrics`` against the official fixtures, a plain per-clip oracle and the real LLP annotations.
+
+The oracle below (``oracle_*``) restates REFERENCE.md 2.2 / 2.3 literally, one clip and one class at a time, with
+code independent of the vectorised implementation. ``bench/metrics_speed.py`` imports it from this file.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mgn import metrics
+from mgn.labels import CLASS_TO_INDEX, NUM_CLASSES, NUM_SEGMENTS
+
+# ---------------------------------------------------------------------------------------------------------------------
+# the oracle: one clip, one class at a time
+
+
+def oracle_runs(row: np.ndarray) -> list[tuple[int, int]]:
+    """Maximal runs of 1s in a 0/1 row, as half-open segment intervals ``[start, end)``."""
+    runs = []
+    start = None
+    for t, value in enumerate(row):
+        if value == 1 and start is None:
+            start = t
+        elif value == 0 and start is not None:
+            runs.append((start, t))
+            start = None
+    if start is not None:
+        runs.append((start, len(row)))
+    return runs
+
+
+def oracle_iou(a: tuple[int, int], b: tuple[int, int]) -> float:
+    """Intersection over union of two segment intervals."""
+    intersection = max(0, min(a[1], b[1]) - max(a[0], b[0]))
+    union = (a[1] - a[0]) + (b[1] - b[0]) - intersection
+    return intersection / union
+
+
+def oracle_event_counts(pred_row: np.ndarray, gt_row: np.ndarray) -> tuple[int, int, int]:
+    """(TP, FP, FN) events of one class row: a predicted event is a TP when some GT event has IoU >= 0.5."""
+    pred_events, gt_events = oracle_runs(pred_row), oracle_runs(gt_row)
+    tp = sum(any(oracle_iou(p, g) >= 0.5 for g in gt_events) for p in pred_events)
+    fn = sum(not any(oracle_iou(g, p) >= 0.5 for p in pred_events) for g in gt_events)
+    return tp, len(pred_events) - tp, fn
+
+
+def oracle_segment_counts(pred_row: np.ndarray, gt_row: np.ndarray) -> tuple[int, int, int]:
+    """(TP, FP, FN) segments of one class row."""
+    tp = sum(1 for p, g in zip(pred_row, gt_row) if p == 1 and g == 1)
+    fp = sum(1 for p, g in zip(pred_row, gt_row) if p == 1 and g == 0)
+    fn = sum(1 for p, g in zip(pred_row, gt_row) if p == 0 and g == 1)
+    return tp, fp, fn
+
+
+def oracle_clip_f(class_counts: list[tuple[int, int, int]]) -> float:
+    """Mean F over the active classes of one clip; 1.0 when no class is active."""
+    scores = [2 * tp / (2 * tp + fp + fn) for tp, fp, fn in class_counts if tp + fp > 0 or tp + fn > 0]
+    return sum(scores) / len(scores) if scores else 1.0
+
+
+def oracle_clip_scores(pred_a, pred_v, gt_a, gt_v, count_fn) -> tuple[float, float, float, float]:
+    """(f_a, f_v, f pooled, f_av) of one clip's ``(C, T)`` matrices, like the official per-clip functions."""
+    pred_av, gt_av = pred_a * pred_v, gt_a * gt_v
+    counts_a = [count_fn(pred_a[c], gt_a[c]) for c in range(NUM_CLASSES)]
+    counts_v = [count_fn(pred_v[c], gt_v[c]) for c in range(NUM_CLASSES)]
+    counts_av = [count_fn(pred_av[c], gt_av[c]) for c in range(NUM_CLASSES)]
+    pooled = [tuple(x + y for x, y in zip(a, v)) for a, v in zip(counts_a, counts_v)]
+    return oracle_clip_f(counts_a), oracle_clip_f(counts_v), oracle_clip_f(pooled), oracle_clip_f(counts_av)
+
+
+def oracle_avvp_scores(pred_a, pred_v, gt_a, gt_v) -> dict:
+    """The same dictionary as ``metrics.avvp_scores``, computed clip by clip."""
+    pred_a, pred_v, gt_a, gt_v = (np.asarray(m, dtype=np.int64) for m in (pred_a, pred_v, gt_a, gt_v))
+    result: dict = {"per_clip": {}}
+    for level, count_fn in (("segment", oracle_segment_counts), ("event", oracle_event_counts)):
+        per_clip = np.array(
+            [oracle_clip_scores(pred_a[n], pred_v[n], gt_a[n], gt_v[n], count_fn) for n in range(len(pred_a))]
+        )
+        audio, visual, pooled, audio_visual = (100 * per_clip[:, i].mean() for i in range(4))
+        result[level] = {
+            "audio": audio,
+            "visual": visual,
+            "audio_visual": audio_visual,
+            "type": (audio + visual + audio_visual) / 3,
+            "event": pooled,
+        }
+        result["per_clip"][level] = per_clip
+    return result
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# synthetic clips
+
+
+def random_intervals(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+    """One random non-empty interval per row: ``shape + (T,)`` bool."""
+    starts = rng.integers(0, NUM_SEGMENTS, size=shape)
+    ends = starts + 1 + (rng.random(shape) * (NUM_SEGMENTS - starts)).astype(int)
+    t = np.arange(NUM_SEGMENTS)
+    return (t >= starts[..., None]) & (t < ends[..., None])
+
+
+def realistic_clips(rng: np.random.Generator, num_clips: int) -> tuple[np.ndarray, ...]:
+    """LLP-like ``(pred_a, pred_v, gt_a, gt_v)``, each ``(N, C, T) uint8``.
+
+    About 1-3 audio classes per clip with one or two events, visual classes partly shared, and predictions that are
+    the GT with moved boundaries, dropped and spurious classes and 5% flipped cells in the predicted classes.
+    """
+    shape = (num_clips, NUM_CLASSES)
+    audio_classes = rng.random(shape) < 0.07
+    visual_classes = (audio_classes & (rng.random(shape) < 0.7)) | (rng.random(shape) < 0.02)
+    matrices = []
+    for classes in (audio_classes, visual_classes):
+        gt = random_intervals(rng, shape) | (random_intervals(rng, shape) & (rng.random(shape) < 0.3)[..., None])
+        gt &= classes[..., None]
+        kept = (classes & (rng.random(shape) < 0.85)) | (rng.random(shape) < 0.01)
+        source = np.arange(NUM_SEGMENTS) - rng.integers(-2, 3, size=shape)[..., None]  # boundaries moved by <= 2
+        inside = (source >= 0) & (source < NUM_SEGMENTS)
+        moved = np.take_along_axis(gt, source.clip(0, NUM_SEGMENTS - 1), axis=-1) & inside
+        pred = np.where(classes[..., None], moved, random_intervals(rng, shape))
+        pred = (pred ^ (rng.random(shape + (NUM_SEGMENTS,)) < 0.05)) & kept[..., None]
+        matrices.append((pred.astype(np.uint8), gt.astype(np.uint8)))
+    (pred_a, gt_a), (pred_v, gt_v) = matrices
+    return pred_a, pred_v, gt_a, gt_v
+
+
+def bernoulli_clips(rng: np.random.Generator, num_clips: int, density: float) -> tuple[np.ndarray, ...]:
+    """Four independent ``(N, C, T) uint8`` matrices with cells set at the given density."""
+    return tuple((rng.random((num_clips, NUM_CLASSES, NUM_SEGMENTS)) < density).astype(np.uint8) for _ in range(4))
+
+
+def empty_matrix(num_clips: int = 1) -> np.ndarray:
+    return np.zeros((num_clips, NUM_CLASSES, NUM_SEGMENTS), dtype=np.uint8)
+
+
+def row_matrix(class_index: int, segments: list[int]) -> np.ndarray:
+    """A one-clip matrix with 1s in the given segments of one class."""
+    matrix = empty_matrix()
+    matrix[0, class_index, segments] = 1
+    return matrix
+
+
+def assert_same_scores(actual: dict, expected: dict) -> None:
+    """Per-clip scores bit-identical (same operations in the same order), percentages to 1e-9."""
+    for level in metrics.LEVELS:
+        np.testing.assert_array_equal(actual["per_clip"][level], expected["per_clip"][level], err_msg=level)
+        for metric in metrics.METRICS:
+            assert actual[level][metric] == pytest.approx(expected[level][metric], abs=1e-9), (level, metric)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# official fixture
+
+
+@pytest.fixture(scope="module")
+def fixture_arrays(fixtures_dir: Path) -> dict[str, np.ndarray]:
+    with np.load(fixtures_dir / "metrics_public.npz") as data:
+        return dict(data)
+
+
+def test_binarize_reproduces_official_predictions(fixture_arrays):
+    pred_a, pred_v = metrics.binarize(
+        fixture_arrays["global_prob"], fixture_arrays["a_frame_prob"], fixture_arrays["v_frame_prob"]
+    )
+    assert pred_a.dtype == np.uint8 and pred_a.shape == fixture_arrays["pred_a"].shape
+    np.testing.assert_array_equal(pred_a, fixture_arrays["pred_a"])
+    np.testing.assert_array_equal(pred_v, fixture_arrays["pred_v"])
+    np.testing.assert_array_equal(pred_a * pred_v, fixture_arrays["pred_av"])
+
+
+def test_scores_reproduce_official_values(fixture_arrays, fixtures_dir):
+    f = fixture_arrays
+    scores = metrics.avvp_scores(f["pred_a"], f["pred_v"], f["gt_a"], f["gt_v"])
+    # the fixture asks for 1e-9; the per-clip values are in fact bit-identical to the official functions
+    np.testing.assert_array_equal(scores["per_clip"]["segment"], f["seg_f"])
+    np.testing.assert_array_equal(scores["per_clip"]["event"], f["event_f"])
+    summary = [scores[level][metric] for level in metrics.LEVELS for metric in metrics.METRICS]
+    np.testing.assert_allclose(summary, f["summary_values"], rtol=0, atol=1e-9)
+
+    expected = json.loads((fixtures_dir / "metrics_public.json").read_text())["expected_percent"]
+    json_names = {"audio": "audio", "visual": "visual", "audio_visual": "av", "type": "type_at_avg",
+                  "event": "event_at_avg"}  # fmt: skip
+    for level in metrics.LEVELS:
+        for metric, json_name in json_names.items():
+            assert scores[level][metric] == pytest.approx(expected[level][json_name], abs=1e-9), (level, metric)
+
+
+def test_oracle_reproduces_official_values(fixture_arrays):
+    """The oracle itself agrees with the official functions, so agreeing with it elsewhere means something."""
+    f = fixture_arrays
+    oracle = oracle_avvp_scores(f["pred_a"], f["pred_v"], f["gt_a"], f["gt_v"])
+    np.testing.assert_allclose(oracle["per_clip"]["segment"], f["seg_f"], rtol=0, atol=1e-9)
+    np.testing.assert_allclose(oracle["per_clip"]["event"], f["event_f"], rtol=0, atol=1e-9)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# vectorised == oracle
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_matches_oracle_on_realistic_clips(seed):
+    clips = realistic_clips(np.random.default_rng(seed), 150)
+    assert_same_scores(metrics.avvp_scores(*clips), oracle_avvp_scores(*clips))
+
+
+@pytest.mark.parametrize(("seed", "density"), [(10, 0.02), (11, 0.2), (12, 0.5), (13, 0.9), (14, 0.0), (15, 1.0)])
+def test_matches_oracle_on_bernoulli_clips(seed, density):
+    clips = bernoulli_clips(np.random.default_rng(seed), 40, density)
+    assert_same_scores(metrics.avvp_scores(*clips), oracle_avvp_scores(*clips))
+
+
+def test_matches_oracle_with_mixed_all_zero_and_all_one_matrices():
+    rng = np.random.default_rng(20)
+    pred_a, pred_v, gt_a, gt_v = realistic_clips(rng, 40)
+    pred_a[:10] = 0  # nothing predicted
+    pred_v[10:20] = 1  # everything predicted
+    gt_a[20:30] = 0  # no audio ground truth
+    gt_v[5:15] = 0
+    assert_same_scores(metrics.avvp_scores(pred_a, pred_v, gt_a, gt_v), oracle_avvp_scores(pred_a, pred_v, gt_a, gt_v))
+
+
+def row_pairs(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Row codes: every code against 24 random ones, both ways, plus 4,000 pairs of LLP-like single runs."""
+    all_codes = np.arange(1 << NUM_SEGMENTS)
+    partners = rng.integers(0, 1 << NUM_SEGMENTS, size=24)
+    pred = np.concatenate([np.repeat(all_codes, len(partners)), np.tile(partners, len(all_codes))])
+    gt = np.concatenate([np.tile(partners, len(all_codes)), np.repeat(all_codes, len(partners))])
+    weights = 1 << np.arange(NUM_SEGMENTS)
+    single_runs = random_intervals(rng, (2, 4000)) @ weights
+    return np.concatenate([pred, single_runs[0]]), np.concatenate([gt, single_runs[1]])
+
+
+def code_to_row(code: int) -> np.ndarray:
+    return (code >> np.arange(NUM_SEGMENTS)) & 1
+
+
+def test_event_and_segment_counts_match_oracle_on_row_pairs():
+    pred_codes, gt_codes = row_pairs(np.random.default_rng(30))
+    for counts_fn, oracle_fn in ((metrics._event_counts, oracle_event_counts),
+                                 (metrics._segment_counts, oracle_segment_counts)):  # fmt: skip
+        counts = np.stack(counts_fn(pred_codes, gt_codes), axis=1)  # (pairs, 3)
+        expected = [oracle_fn(code_to_row(p), code_to_row(g)) for p, g in zip(pred_codes, gt_codes)]
+        np.testing.assert_array_equal(counts, np.array(expected), err_msg=oracle_fn.__name__)
+
+
+def test_event_tables_are_cached_and_read_only():
+    tables = metrics._event_tables()
+    assert metrics._event_tables() is tables
+    assert tables.num_events.max() == NUM_SEGMENTS // 2  # 1010101010 has five events
+    with pytest.raises(ValueError):
+        tables.event_bits[0] = 1
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# edge cases (hand-computed values)
+
+
+def clip_scores(pred_a, pred_v, gt_a, gt_v) -> dict[str, np.ndarray]:
+    """Per-clip (audio, visual, pooled, av) of the first clip, by level."""
+    scores = metrics.avvp_scores(pred_a, pred_v, gt_a, gt_v)
+    return {level: scores["per_clip"][level][0] for level in metrics.LEVELS}
+
+
+def test_no_ground_truth_and_no_prediction_scores_one_everywhere():
+    scores = metrics.avvp_scores(empty_matrix(3), empty_matrix(3), empty_matrix(3), empty_matrix(3))
+    for level in metrics.LEVELS:
+        np.testing.assert_array_equal(scores["per_clip"][level], np.ones((3, 4)))
+        assert all(scores[level][metric] == 100.0 for metric in metrics.METRICS)
+
+
+def test_prediction_without_ground_truth_scores_zero():
+    scores = clip_scores(row_matrix(3, [4]), empty_matrix(), empty_matrix(), empty_matrix())
+    for level in metrics.LEVELS:
+        # audio 0 (predicted, absent); visual and AV empty -> 1; pooled sees the audio FP -> 0
+        np.testing.assert_array_equal(scores[level], [0.0, 1.0, 0.0, 1.0])
+
+
+def test_iou_of_exactly_one_half_matches():
+    gt = row_matrix(0, [0, 1, 2, 3])
+    half = clip_scores(row_matrix(0, [0, 1]), empty_matrix(), gt, empty_matrix())
+    assert half["event"][0] == 1.0  # IoU 2/4 counts as a match
+    assert half["segment"][0] == pytest.approx(2 * 2 / (2 * 2 + 0 + 2))
+    quarter = clip_scores(row_matrix(0, [0]), empty_matrix(), gt, empty_matrix())
+    assert quarter["event"][0] == 0.0  # IoU 1/4: one FP and one FN
+
+
+@pytest.mark.parametrize(
+    ("pred_segments", "gt_segments", "expected_counts"),
+    [
+        (list(range(10)), list(range(10)), (1, 0, 0)),  # one run over the whole clip
+        ([0, 9], [0, 9], (2, 0, 0)),  # runs touching either border
+        (list(range(10)), [0, 9], (0, 1, 2)),  # IoU 1/10 each
+        ([0, 9], list(range(10)), (0, 2, 1)),
+        ([0, 1, 2, 3, 4, 9], list(range(10)), (1, 1, 0)),  # [0-4] matches at IoU 5/10, [9] is a separate FP
+        ([0, 1, 2, 3, 4], list(range(10)), (1, 0, 0)),
+        ([0, 2, 4, 6, 8], [1, 3, 5, 7, 9], (0, 5, 5)),  # five one-segment events each, none overlapping
+        ([5, 6, 7, 8, 9], [8, 9], (0, 1, 1)),  # IoU 2/5
+    ],
+)
+def test_event_counts_at_borders(pred_segments, gt_segments, expected_counts):
+    weights = 1 << np.arange(NUM_SEGMENTS)
+    pred_code = np.array([weights[pred_segments].sum()])
+    gt_code = np.array([weights[gt_segments].sum()])
+    counts = tuple(int(c[0]) for c in metrics._event_counts(pred_code, gt_code))
+    assert counts == expected_counts
+    assert counts == oracle_event_counts(code_to_row(pred_code[0]), code_to_row(gt_code[0]))
+
+
+def test_event_matching_does_not_merge_runs_across_a_gap():
+    # [0-4] and [9] against GT [0-9]: [0-4] matches at IoU 5/10 (TP), [9] does not (FP); the GT event is found.
+    scores = clip_scores(row_matrix(0, [0, 1, 2, 3, 4, 9]), empty_matrix(), row_matrix(0, list(range(10))),
+                         empty_matrix())  # fmt: skip
+    assert scores["event"][0] == pytest.approx(2 * 1 / (2 * 1 + 1 + 0))
+
+
+def test_all_one_predictions():
+    gt = row_matrix(7, list(range(10)))
+    all_one = np.ones_like(gt)
+    scores = clip_scores(all_one, all_one, gt, gt)
+    for level in metrics.LEVELS:
+        # 25 active classes: class 7 is perfect, the 24 others are predicted and absent
+        np.testing.assert_allclose(scores[level], [1 / 25] * 4, rtol=0, atol=1e-15)
+
+
+def test_pooled_score_sums_audio_and_visual_counts_and_ignores_audio_visual():
+    # audio: 2 of 4 GT segments found (TP 2, FN 2); visual: 1 spurious segment in another class (FP 1); AV empty.
+    pred_a, gt_a = row_matrix(0, [0, 1]), row_matrix(0, [0, 1, 2, 3])
+    pred_v = row_matrix(1, [5])
+    segment = clip_scores(pred_a, pred_v, gt_a, empty_matrix())["segment"]
+    f_audio, f_class1 = 2 * 2 / (2 * 2 + 2), 0.0
+    np.testing.assert_allclose(segment, [f_audio, 0.0, (f_audio + f_class1) / 2, 1.0], rtol=0, atol=1e-15)
+
+
+def test_audio_visual_matrices_are_products():
+    both = row_matrix(2, [3, 4, 5])
+    audio_only = row_matrix(2, [0, 1, 2, 3, 4, 5])
+    scores = clip_scores(audio_only, both, audio_only, both)
+    np.testing.assert_array_equal(scores["segment"], [1.0, 1.0, 1.0, 1.0])
+    shifted = clip_scores(audio_only, row_matrix(2, [0, 1, 2]), audio_only, both)
+    assert shifted["segment"][3] == 0.0  # predicted AV [0-2] vs GT AV [3-5]
+
+
+def test_type_is_mean_of_the_three_unrounded_percentages():
+    scores = metrics.avvp_scores(*realistic_clips(np.random.default_rng(40), 30))
+    for level in metrics.LEVELS:
+        s = scores[level]
+        assert s["type"] == pytest.approx((s["audio"] + s["visual"] + s["audio_visual"]) / 3, abs=1e-12)
+
+
+def test_scores_accept_bool_int_and_float_matrices():
+    clips = realistic_clips(np.random.default_rng(41), 20)
+    reference = metrics.avvp_scores(*clips)
+    for dtype in (bool, np.int64, np.float32, np.float64):
+        assert_same_scores(metrics.avvp_scores(*(c.astype(dtype) for c in clips)), reference)
+    assert_same_scores(metrics.avvp_scores(*(c.tolist() for c in clips)), reference)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# binarize
+
+
+def probabilities(num_clips: int = 1, value: float = 0.9, dtype=np.float32) -> tuple[np.ndarray, np.ndarray]:
+    """``(video_prob (N, C), frame_prob (N, T, C))`` filled with one value."""
+    return (np.full((num_clips, NUM_CLASSES), value, dtype=dtype),
+            np.full((num_clips, NUM_SEGMENTS, NUM_CLASSES), value, dtype=dtype))  # fmt: skip
+
+
+def test_binarize_gate_and_inclusive_threshold():
+    global_prob, frame_prob = probabilities()
+    global_prob[0, 3] = 0.4999  # below the gate: the class is off in every segment
+    global_prob[0, 4] = 0.5  # exactly 0.5 passes
+    frame_prob[0, 6, 4] = 0.5  # exactly 0.5 passes
+    frame_prob[0, 7, 4] = np.nextafter(np.float32(0.5), np.float32(0))  # one ulp below does not
+    pred_a, pred_v = metrics.binarize(global_prob, frame_prob, frame_prob)
+    assert pred_a.shape == (1, NUM_CLASSES, NUM_SEGMENTS) and pred_a.dtype == np.uint8
+    np.testing.assert_array_equal(pred_a, pred_v)
+    assert pred_a[0, 3].sum() == 0
+    np.testing.assert_array_equal(pred_a[0, 4], [1, 1, 1, 1, 1, 1, 1, 0, 1, 1])
+    assert pred_a[0, 5].all()
+
+
+def test_binarize_compares_in_the_input_dtype():
+    # float32(0.7) < 0.7 in float64; compared in float32, as officially, it passes a 0.7 threshold.
+    global_prob, frame_prob = probabilities(value=0.7, dtype=np.float32)
+    assert metrics.binarize(global_prob, frame_prob, frame_prob, threshold=0.7)[0].all()
+    global_prob, frame_prob = probabilities(value=np.float32(0.7), dtype=np.float64)
+    assert not metrics.binarize(global_prob, frame_prob, frame_prob, threshold=0.7)[0].any()
+
+
+def test_binarize_transposes_to_class_major():
+    global_prob, frame_prob = probabilities(value=0.0)
+    global_prob[0, 9] = 1.0
+    frame_prob[0, 2, 9] = 1.0  # segment 2, class 9
+    pred_a, _ = metrics.binarize(global_prob, frame_prob, np.zeros_like(frame_prob))
+    assert pred_a.sum() == 1 and pred_a[0, 9, 2] == 1
+
+
+def test_binarize_modality_gated_uses_each_modality_probability():
+    a_prob, frame_prob = probabilities()
+    v_prob = a_prob.copy()
+    a_prob[0, 1] = 0.2  # audio class 1 rejected, visual class 1 kept
+    v_prob[0, 2] = 0.2
+    pred_a, pred_v = metrics.binarize_modality_gated(a_prob, v_prob, frame_prob, frame_prob)
+    assert pred_a[0, 1].sum() == 0 and pred_v[0, 1].all()
+    assert pred_v[0, 2].sum() == 0 and pred_a[0, 2].all()
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# bad input
+
+
+def test_binarize_rejects_bad_input():
+    global_prob, frame_prob = probabilities(num_clips=2)
+    with pytest.raises(ValueError, match="a_frame_prob: expected shape"):
+        metrics.binarize(global_prob, frame_prob.transpose(0, 2, 1), frame_prob)
+    with pytest.raises(ValueError, match="global_prob: expected shape"):
+        metrics.binarize(global_prob[:, :-1], frame_prob, frame_prob)
+    with pytest.raises(ValueError, match="v_frame_prob has 1 clips but global_prob has 2"):
+        metrics.binarize(global_prob, frame_prob, frame_prob[:1])
+    with_nan = frame_prob.copy()
+    with_nan[1, 2, 3] = np.nan
+    with pytest.raises(ValueError, match=r"v_frame_prob: contains NaN at index \(1, 2, 3\)"):
+        metrics.binarize(global_prob, frame_prob, with_nan)
+    with pytest.raises(ValueError, match="v_prob: expected real probabilities"):
+        metrics.binarize_modality_gated(global_prob, global_prob.astype(str), frame_prob, frame_prob)
+
+
+def test_avvp_scores_rejects_bad_input():
+    good = empty_matrix(2)
+    with pytest.raises(ValueError, match=r"gt_v: expected shape \(N, 25, 10\)"):
+        metrics.avvp_scores(good, good, good, good.transpose(0, 2, 1))
+    with pytest.raises(ValueError, match="pred_a: expected shape"):
+        metrics.avvp_scores(good[0], good, good, good)
+    with pytest.raises(ValueError, match="same shape"):
+        metrics.avvp_scores(good, good, good[:1], good)
+    with pytest.raises(ValueError, match="no clips"):
+        metrics.avvp_scores(good[:0], good[:0], good[:0], good[:0])
+    not_binary = good.astype(np.float32)
+    not_binary[1, 4, 7] = 0.5
+    with pytest.raises(ValueError, match=r"pred_v: values must be 0 or 1, found .*0\.5.* \(1, 4, 7\)"):
+        metrics.avvp_scores(good, not_binary, good, good)
+    with pytest.raises(ValueError, match="gt_a: values must be 0 or 1"):
+        metrics.avvp_scores(good, good, good + 2, good)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# formatting and module hygiene
+
+
+def test_format_table_and_markdown():
+    scores = metrics.avvp_scores(*realistic_clips(np.random.default_rng(50), 30))
+    table = metrics.format_table(scores, title="HAN, test")
+    lines = table.splitlines()
+    assert lines[0] == "HAN, test" and len(lines) == 4
+    assert lines[1].split() == ["Audio", "Visual", "Audio-Visual", "Type@AV", "Event@AV"]
+    for line, level in zip(lines[2:], metrics.LEVELS):
+        label, *cells = line.split()
+        assert label == metrics.LEVEL_TITLES[level]
+        assert cells == [f"{scores[level][metric]:.1f}" for metric in metrics.METRICS]
+    assert metrics.format_table(scores).splitlines()[0] == lines[1]
+
+    markdown = metrics.format_markdown_table({"MGN": scores}).splitlines()
+    assert len(markdown) == 4 and markdown[2].startswith("| MGN | Segment-level | ")
+    assert markdown[3].endswith(f"| {scores['event']['event']:.1f} |")
+
+
+def test_metrics_module_does_not_import_torch():
+    code = "import sys, mgn.metrics; print('torch' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                            cwd=Path(__file__).resolve().parents[1])  # fmt: skip
+    assert result.stdout.strip() == "False"
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# real LLP annotations (REFERENCE 2.6)
+
+
+def llp_matrices(llp_dir: Path, split_csv: str) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """``(split rows, gt_a, gt_v)`` for a split: half-open [onset, offset) rows, exact filename match."""
+    split = pd.read_csv(llp_dir / split_csv, sep="\t")
+    clip_of = pd.Series(np.arange(len(split)), index=split["filename"])
+    gts = []
+    for eval_csv in ("AVVP_eval_audio.csv", "AVVP_eval_visual.csv"):
+        rows = pd.read_csv(llp_dir / eval_csv, sep="\t")
+        rows = rows[rows["filename"].isin(clip_of.index)]  # orphan rows belong to no clip of the split
+        t = np.arange(NUM_SEGMENTS)
+        segments = (t >= rows["onset"].to_numpy()[:, None]) & (t < rows["offset"].to_numpy()[:, None])  # (rows, T)
+        gt = np.zeros((len(split), NUM_CLASSES, NUM_SEGMENTS), dtype=np.uint8)
+        clips = clip_of[rows["filename"]].to_numpy()
+        classes = rows["event_labels"].map(CLASS_TO_INDEX).to_numpy()
+        np.maximum.at(gt, (clips, classes), segments.astype(np.uint8))
+        gts.append(gt)
+    return split, gts[0], gts[1]
+
+
+@pytest.mark.parametrize(
+    ("predictor", "expected"),
+    [
+        ("all_zero", {"segment": [0.50, 10.08, 14.50, 8.36, 0.00], "event": [0.50, 10.08, 14.50, 8.36, 0.00]}),
+        ("weak_labels", {"segment": [76.12, 60.35, 52.61, 63.03, 71.73], "event": [63.03, 55.75, 44.69, 54.49, 61.60]}),
+    ],
+)
+def test_reference_values_on_real_test_split(llp_dir, predictor, expected):
+    split, gt_a, gt_v = llp_matrices(llp_dir, "AVVP_test_pd.csv")
+    assert len(split) == 1200
+    pred = empty_matrix(len(split))
+    if predictor == "weak_labels":
+        for clip, labels in enumerate(split["event_labels"]):
+            pred[clip, [CLASS_TO_INDEX[name] for name in labels.split(",")]] = 1
+    scores = metrics.avvp_scores(pred, pred, gt_a, gt_v)
+    for level in metrics.LEVELS:
+        actual = [scores[level][metric] for metric in metrics.METRICS]
+        np.testing.assert_allclose(actual, expected[level], rtol=0, atol=0.005, err_msg=level)
