@@ -1,0 +1,112 @@
+"""Evaluate a checkpoint (ours, or an official .pt) or prediction CSVs on an LLP split, as in Table 1.
+
+Examples::
+
+    python -m training.evaluate --checkpoint runs/mgn/best.safetensors --data data --split test --json test.json
+    python -m training.evaluate --checkpoint MGN_Net.pt --arch mgn --data data --split test      # official weights
+    python -m training.evaluate --checkpoint runs/mgn/best.safetensors --data data --split test --csv-dir preds
+    python -m training.evaluate --predictions preds --data data --split test                     # score CSVs back
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+from mgn.checkpoint import CheckpointError, load_checkpoint
+from mgn.data.llp import LLPLayout, load_annotations, load_split
+from mgn.export import read_prediction_csvs, write_prediction_csvs
+from mgn.inference import predict
+from mgn.metrics import avvp_scores, format_table
+from mgn.models.official import load_official_checkpoint
+from mgn.models.weights import WeightsMismatchError
+from training.distributed import resolve_device
+
+__all__ = ["evaluate_checkpoint", "load_any_checkpoint", "main"]
+
+OFFICIAL_SUFFIXES = (".pt", ".pth")
+
+
+def load_any_checkpoint(path: str | Path, arch: str | None = None, official_config: dict | None = None):
+    """Our ``.safetensors`` checkpoint, or an official ``.pt`` state_dict (then ``arch`` is required)."""
+    path = Path(path)
+    if path.suffix in OFFICIAL_SUFFIXES:
+        if arch is None:
+            raise ValueError(f"{path} is an official PyTorch file: give --arch mgn or --arch han")
+        return load_official_checkpoint(path, arch, official_config or {})
+    return load_checkpoint(path, arch=arch)
+
+
+def evaluate_checkpoint(model, layout: LLPLayout, split: str, *, gate: str = "global", batch_size: int = 256,
+                        device: str = "auto", csv_dir: str | Path | None = None, progress: bool = True) -> dict:  # fmt: skip
+    """Scores (``{"segment": ..., "event": ...}``) of ``model`` on ``split``; optionally write prediction CSVs."""
+    target = resolve_device(device)
+    data = load_split(layout, split, pooled_visual=True, progress=progress)
+    if data.gt_audio is None:
+        raise ValueError(f"split {split!r} has no dense ground truth: evaluate on val or test")
+    predictions = predict(model.to(target), data, batch_size=batch_size, device=target, progress=progress)
+    pred_a, pred_v = predictions.binarize(gate)
+    if csv_dir is not None:
+        write_prediction_csvs(csv_dir, data.filenames, pred_a, pred_v)
+    scores = avvp_scores(pred_a, pred_v, data.gt_audio, data.gt_visual)
+    return {level: scores[level] for level in ("segment", "event")}
+
+
+def _score_prediction_csvs(directory: str | Path, layout: LLPLayout, split: str) -> dict:
+    annotations = load_annotations(layout, split)
+    if annotations.gt_audio is None:
+        raise ValueError(f"split {split!r} has no dense ground truth: evaluate on val or test")
+    pred_a, pred_v = read_prediction_csvs(directory, annotations.filenames)
+    scores = avvp_scores(pred_a, pred_v, annotations.gt_audio, annotations.gt_visual)
+    return {level: scores[level] for level in ("segment", "event")}
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m training.evaluate", description=__doc__.splitlines()[0])
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--checkpoint", help="our .safetensors checkpoint or an official MGN_Net.pt / MMIL_Net.pt")
+    source.add_argument("--predictions", help="a folder with predicted_eval_audio.csv / predicted_eval_visual.csv")
+    parser.add_argument("--data", required=True, help="dataset root in the official LLP layout")
+    parser.add_argument("--split", choices=("val", "test"), default="test")
+    parser.add_argument("--json", help="write the scores as JSON here")
+    parser.add_argument("--csv-dir", help="write the predictions in the official eval-CSV format here")
+    parser.add_argument("--gate", choices=("global", "modality"), default="global",
+                        help="segment gate: global_prob (HAN, MGN; official) or a_prob / v_prob (MA)")
+    parser.add_argument("--arch", choices=("mgn", "han"), help="architecture (required for official .pt files)")
+    parser.add_argument("--official-config", default="{}",
+                        help='official MGN arguments as JSON, e.g. \'{"dim": 128, "unimodal_assign": "soft"}\'')
+    parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--no-progress", action="store_true")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    layout = LLPLayout(root=Path(args.data))
+    try:
+        if not layout.root.is_dir():
+            raise FileNotFoundError(f"data directory not found: {layout.root}")
+        if args.predictions:
+            scores = _score_prediction_csvs(args.predictions, layout, args.split)
+            title = f"{args.predictions} on {args.split}"
+        else:
+            model = load_any_checkpoint(args.checkpoint, args.arch, json.loads(args.official_config))
+            scores = evaluate_checkpoint(model, layout, args.split, gate=args.gate, batch_size=args.batch_size,
+                                         device=args.device, csv_dir=args.csv_dir, progress=not args.no_progress)  # fmt: skip
+            title = f"{args.checkpoint} on {args.split} (gate {args.gate})"
+    except (FileNotFoundError, CheckpointError, WeightsMismatchError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(format_table(scores, title=title))
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(scores, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
