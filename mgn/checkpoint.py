@@ -15,8 +15,6 @@ kill during a save leaves the previous file intact.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,14 +24,25 @@ from safetensors.torch import save_file
 from torch import Tensor, nn
 
 from mgn import __version__
+from mgn.io import atomic_path
 from mgn.models import HANConfig, MGNConfig, architecture_of, build_model, config_from_dict, config_to_dict
 from mgn.models.weights import load_weights_strict
 
-__all__ = ["CHECKPOINT_FORMAT", "Checkpoint", "CheckpointError", "load_checkpoint", "read_checkpoint", "save_checkpoint"]
+__all__ = [
+    "CHECKPOINT_FORMAT",
+    "OFFICIAL_SUFFIXES",
+    "Checkpoint",
+    "CheckpointError",
+    "load_any_checkpoint",
+    "load_checkpoint",
+    "read_checkpoint",
+    "save_checkpoint",
+]
 
 CHECKPOINT_FORMAT = "mgn-checkpoint/1"
 EXTRA_PREFIX = "extra/"
 _RESERVED_METADATA = ("format", "arch", "config", "mgn_version")
+OFFICIAL_SUFFIXES = (".pt", ".pth")  # official HAN / MGN weights: pickled state_dicts
 
 
 class CheckpointError(ValueError):
@@ -91,15 +100,8 @@ def save_checkpoint(
     tensors = {key: value.detach().to("cpu").contiguous() for key, value in model.state_dict().items()}
     for key, value in (extra or {}).items():
         tensors[EXTRA_PREFIX + key] = value.detach().to("cpu").contiguous()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(handle)
-    try:
+    with atomic_path(path) as temporary:
         save_file(tensors, temporary, metadata=fields)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
     return path
 
 
@@ -142,3 +144,16 @@ def read_checkpoint(path: str | Path, *, arch: str | None = None) -> Checkpoint:
 def load_checkpoint(path: str | Path, *, arch: str | None = None) -> nn.Module:
     """The model stored in a checkpoint file, in eval mode (see :func:`read_checkpoint` for errors)."""
     return read_checkpoint(path, arch=arch).build_model()
+
+
+def load_any_checkpoint(path: str | Path, arch: str | None = None, official_config: dict | None = None) -> nn.Module:
+    """Our ``.safetensors`` checkpoint, or an official ``.pt`` / ``.pth`` state_dict (then ``arch`` is required and
+    ``official_config`` holds the official model arguments, see :mod:`mgn.models.official`)."""
+    path = Path(path)
+    if path.suffix in OFFICIAL_SUFFIXES:
+        if arch is None:
+            raise ValueError(f"{path} is an official PyTorch file: give the architecture (--arch mgn or --arch han)")
+        from mgn.models.official import load_official_checkpoint
+
+        return load_official_checkpoint(path, arch, official_config or {})
+    return load_checkpoint(path, arch=arch)

@@ -10,7 +10,9 @@ Notation: N clips, T = 10 segments, C = 25 classes, D model width.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 from dataclasses import dataclass, fields
+from pathlib import Path
 from typing import Literal
 
 import numpy as np
@@ -19,9 +21,10 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from mgn.data.llp import Split, pool_frames
+from mgn.io import atomic_path
 from mgn.metrics import DEFAULT_THRESHOLD, avvp_scores, binarize, binarize_modality_gated
 
-__all__ = ["Gate", "Predictions", "predict", "score", "split_tensors"]
+__all__ = ["Gate", "Predictions", "file_digest", "predict", "predict_cached", "score", "split_digest", "split_tensors"]
 
 Gate = Literal["global", "modality"]
 
@@ -146,3 +149,43 @@ def score(
         raise ValueError("this split has no dense ground truth (only val and test do)")
     pred_a, pred_v = predictions.binarize(gate, threshold)
     return avvp_scores(pred_a, pred_v, gt_audio, gt_visual)
+
+
+def file_digest(path: str | Path) -> str:
+    """sha256 of a file's bytes (hex)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def split_digest(split: Split) -> str:
+    """sha256 (hex) of a split's clip list and model inputs (visual frames averaged, so the full and the pooled
+    copy of a split share a digest)."""
+    digest = hashlib.sha256("\n".join(map(str, split.filenames)).encode())
+    visual = split.visual if split.pooled_visual else pool_frames(np.asarray(split.visual))
+    for array in (split.audio, visual, split.visual_st):
+        digest.update(np.ascontiguousarray(array, dtype=np.float32).tobytes())
+    return digest.hexdigest()
+
+
+def predict_cached(model: nn.Module, split: Split, cache_path: str | Path | None, **predict_kwargs) -> Predictions:
+    """:func:`predict`, stored at ``cache_path`` (``.npz``) and read from there next time.
+
+    The caller names the file after what determines the predictions (e.g. checkpoint and split digests); a cache
+    file whose clips differ from ``split`` is recomputed, never trusted.
+    """
+    if cache_path is not None and Path(cache_path).is_file():
+        with np.load(cache_path, allow_pickle=False) as archive:
+            arrays = {name: archive[name] for name in archive.files}
+        wanted_features = predict_kwargs.get("class_features", False)
+        if np.array_equal(arrays.get("filenames"), np.asarray(split.filenames)) and (
+            not wanted_features or "audio_class_features" in arrays
+        ):
+            return Predictions(**arrays)
+    predictions = predict(model, split, **predict_kwargs)
+    if cache_path is not None:
+        with atomic_path(cache_path) as temporary, open(temporary, "wb") as stream:
+            np.savez(stream, **{**predictions.arrays(), "filenames": np.asarray(split.filenames, dtype=str)})
+    return predictions

@@ -16,29 +16,15 @@ import sys
 from pathlib import Path
 
 
-from mgn.checkpoint import CheckpointError, load_checkpoint
+from mgn.checkpoint import CheckpointError, load_any_checkpoint
 from mgn.data.llp import LLPLayout, load_annotations, load_split
 from mgn.export import read_prediction_csvs, write_prediction_csvs
 from mgn.inference import predict
 from mgn.metrics import avvp_scores, format_table
-from mgn.models.official import load_official_checkpoint
 from mgn.models.weights import WeightsMismatchError
 from training.distributed import resolve_device
 
-__all__ = ["evaluate_checkpoint", "load_any_checkpoint", "main"]
-
-OFFICIAL_SUFFIXES = (".pt", ".pth")
-
-
-def load_any_checkpoint(path: str | Path, arch: str | None = None, official_config: dict | None = None):
-    """Our ``.safetensors`` checkpoint, or an official ``.pt`` state_dict (then ``arch`` is required)."""
-    path = Path(path)
-    if path.suffix in OFFICIAL_SUFFIXES:
-        if arch is None:
-            raise ValueError(f"{path} is an official PyTorch file: give --arch mgn or --arch han")
-        return load_official_checkpoint(path, arch, official_config or {})
-    return load_checkpoint(path, arch=arch)
-
+__all__ = ["evaluate_checkpoint", "main"]
 
 def evaluate_checkpoint(model, layout: LLPLayout, split: str, *, gate: str = "global", batch_size: int = 256,
                         device: str = "auto", csv_dir: str | Path | None = None, progress: bool = True) -> dict:  # fmt: skip

@@ -13,8 +13,6 @@ from __future__ import annotations
 import contextlib
 import json
 import math
-import os
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +27,7 @@ from tqdm.auto import tqdm
 from mgn.checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
 from mgn.data.llp import Split, load_split
 from mgn.inference import predict, score, split_tensors
+from mgn.io import write_text_atomic
 from mgn.losses import LossWeights, parser_loss, smoothed_targets, weighted_total
 from mgn.metrics import format_table
 from mgn.models import build_model
@@ -87,13 +86,6 @@ def epoch_batches(num_clips: int, batch_size: int, seed: int, epoch: int) -> lis
     generator = torch.Generator().manual_seed(seed * 100_003 + epoch)
     order = torch.randperm(num_clips, generator=generator)
     return list(order.split(batch_size))
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    with os.fdopen(handle, "w") as stream:
-        stream.write(text)
-    os.replace(temporary, path)
 
 
 class _Targets:
@@ -180,7 +172,7 @@ def _prepare_run_dir(files: RunFiles, config: TrainConfig, resume: bool) -> None
             "or choose another --out"
         )
     files.root.mkdir(parents=True, exist_ok=True)
-    _write_atomic(files.config, json.dumps(config.to_dict(), indent=2) + "\n")
+    write_text_atomic(files.config, json.dumps(config.to_dict(), indent=2) + "\n")
 
 
 def _save_last(files: RunFiles, model: nn.Module, optimizer, scheduler, state: ResumeState, device) -> None:
@@ -188,7 +180,7 @@ def _save_last(files: RunFiles, model: nn.Module, optimizer, scheduler, state: R
     metadata = {**state.to_metadata(), "optimizer": optimizer_description,
                 "scheduler": json.dumps(scheduler.state_dict())}  # fmt: skip
     save_checkpoint(files.last, model, metadata=metadata, extra={**optimizer_tensors, **capture_rng(device)})
-    _write_atomic(files.metrics, "".join(json.dumps(record) + "\n" for record in state.history))
+    write_text_atomic(files.metrics, "".join(json.dumps(record) + "\n" for record in state.history))
 
 
 def _restore_last(files: RunFiles, config: TrainConfig, model: nn.Module, optimizer, scheduler, device) -> ResumeState:
@@ -341,7 +333,7 @@ def _final_test(files: RunFiles, config: TrainConfig, layout, device: torch.devi
     best_epoch = int(read_checkpoint(files.best).metadata.get("epoch", 0))
     result = {"checkpoint": files.best.name, "best_epoch": best_epoch, "split": "test", "gate": config.gate,
               "clips": len(test_split), **scores}  # fmt: skip
-    _write_atomic(files.test_results, json.dumps(result, indent=2) + "\n")
+    write_text_atomic(files.test_results, json.dumps(result, indent=2) + "\n")
     if progress:
         tqdm.write(format_table(scores, title=f"{config.model.upper()} best epoch {best_epoch}, test split"))
     return result

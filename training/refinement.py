@@ -25,6 +25,7 @@ from torch import nn
 
 from mgn.data.llp import Split
 from mgn.inference import predict
+from mgn.io import atomic_path
 
 __all__ = [
     "REFINED_LABELS_FORMAT",
@@ -145,15 +146,13 @@ def save_refined_labels(path: str | Path, split: Split, audio_labels: np.ndarray
                         *, extra: dict[str, np.ndarray] | None = None, info: dict | None = None) -> Path:  # fmt: skip
     """Write a refined-labels ``.npz`` (keyed by filename, with the split's fingerprint)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     labels = (split.labels > 0.5).astype(np.uint8)
     meta = {"format": REFINED_LABELS_FORMAT, "split": split.name, "clips": len(split),
             "fingerprint": split_fingerprint(split.filenames, labels), **(info or {})}  # fmt: skip
-    temporary = path.with_name(f".{path.name}.tmp.npz")
-    np.savez_compressed(temporary, filenames=np.asarray(split.filenames, dtype=str), labels=labels,
-                        audio_labels=audio_labels.astype(np.uint8), visual_labels=visual_labels.astype(np.uint8),
-                        meta=np.array(json.dumps(meta)), **(extra or {}))  # fmt: skip
-    temporary.replace(path)
+    with atomic_path(path) as temporary, open(temporary, "wb") as stream:
+        np.savez_compressed(stream, filenames=np.asarray(split.filenames, dtype=str), labels=labels,
+                            audio_labels=audio_labels.astype(np.uint8), visual_labels=visual_labels.astype(np.uint8),
+                            meta=np.array(json.dumps(meta)), **(extra or {}))  # fmt: skip
     return path
 
 
