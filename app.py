@@ -110,14 +110,14 @@ def build_app(explorer: Explorer, export_dir: Path) -> gr.Blocks:
         figure = explorer.timeline(clip)
         page = export_dir / f"timeline_{clip}.html"
         temporary = page.with_suffix(".tmp")
-        temporary.write_text(timeline_html(figure))
+        temporary.write_text(timeline_html(figure, include_plotlyjs="cdn"))  # small; PNG: the plot's camera button
         temporary.replace(page)
         video = video_html(clip, explorer.video_path(clip), explorer.expected_video_path(clip))
         return clip, video, figure, explorer.clip_scores(clip), explorer.clip_events(clip), str(page)
 
     def select_row(frame, event: gr.SelectData):
         row = event.index[0] if isinstance(event.index, (list, tuple)) else event.index
-        return str(frame.iloc[row]["Clip"])
+        return show_clip(str(frame.iloc[row]["Clip"]))  # one round trip: the row's clip and everything about it
 
     @_user_error
     def update_list(query, classes, modality, error, sort):
@@ -148,6 +148,7 @@ def build_app(explorer: Explorer, export_dir: Path) -> gr.Blocks:
         return note, embeddings.token_figure(tokens), embeddings.feature_figure(features)
 
     first_clip = str(explorer.table.iloc[0]["clip"])
+    explorer.timeline(first_clip)  # warm plotly's lazy imports before the first request (about 0.2 s once)
     with gr.Blocks(title="mgn explorer — audio-visual video parsing", analytics_enabled=False) as demo:
         gr.Markdown(f"## Audio-visual video parsing explorer\n{explorer.split.name} split, {len(explorer.split)} clips · "
                     f"{summary}")  # fmt: skip
@@ -170,7 +171,7 @@ def build_app(explorer: Explorer, export_dir: Path) -> gr.Blocks:
                                               elem_id="mgn-selected-clip")  # fmt: skip
                         open_clip = gr.Button("open", elem_id="mgn-open-clip", elem_classes="mgn-hidden")
                         video = gr.HTML(elem_id="mgn-video-box")
-                        timeline = gr.Plot(elem_id="mgn-timeline", label="Timeline: ground truth vs prediction")
+                        timeline = gr.Plot(elem_id="mgn-timeline", show_label=False)
                         scores = gr.Dataframe(label="This clip's F-scores (%)", interactive=False)
                         events = gr.Dataframe(label="Events (ground truth and predicted)", interactive=False)
                         with gr.Row():
@@ -184,24 +185,26 @@ def build_app(explorer: Explorer, export_dir: Path) -> gr.Blocks:
                                                   value=ALL_CLASSES, label="Class (confusion view)")  # fmt: skip
                     show_class = gr.Button("Show this class's clips")
                 table1 = gr.Dataframe(label="Table 1 on this split", interactive=False)
-                per_class = gr.Plot(label="Per-class F (segment level)")
-                confusion = gr.Plot(label="Modality confusion: ground truth vs prediction per (clip, class)")
+                per_class = gr.Plot(show_label=False)
+                confusion = gr.Plot(show_label=False)
             with gr.Tab("t-SNE", id="tsne") as tsne_tab:
                 embedding_model = gr.Radio(model_names, value=model_names[0], label="Model")
                 embedding_note = gr.Markdown()
-                tokens = gr.Plot(elem_id="mgn-tokens", label="(a) class tokens")
-                features = gr.Plot(elem_id="mgn-features", label="(b) class-aware features (click a point)")
+                tokens = gr.Plot(elem_id="mgn-tokens", show_label=False)
+                features = gr.Plot(elem_id="mgn-features", show_label=False)
             with gr.Tab("About", id="about"):
                 gr.Markdown(ABOUT)
 
         clip_outputs = [selected, video, timeline, scores, events, timeline_file]
         filters = [query, classes, modality, error, sort]
-        internal = {"concurrency_limit": None, "api_visibility": "private"}  # read-only handlers run concurrently
+        # Public API first (the names "show_clip" and "clips" are then theirs), then the page's private events; all
+        # handlers are read-only, so they run concurrently.
+        selected.submit(show_clip, selected, clip_outputs, concurrency_limit=None, api_name="show_clip")
+        query.submit(update_list, filters, clip_list, concurrency_limit=None, api_name="clips")
+        internal = {"concurrency_limit": None, "api_visibility": "private"}
         for control in filters:
             control.change(update_list, filters, clip_list, **internal)
-        query.submit(update_list, filters, clip_list, concurrency_limit=None, api_name="clips")
-        clip_list.select(select_row, clip_list, selected, **internal).then(show_clip, selected, clip_outputs, **internal)
-        selected.submit(show_clip, selected, clip_outputs, concurrency_limit=None, api_name="show_clip")
+        clip_list.select(select_row, clip_list, clip_outputs, **internal)
         open_clip.click(show_clip, selected, clip_outputs, **internal)  # clicked by the page script (t-SNE)
         demo.load(show_clip, selected, clip_outputs, **internal)
         dataset_outputs = [table1, per_class, confusion]

@@ -137,4 +137,4 @@ def test_bad_input(tiny_data: Path, tmp_path: Path, capsys) -> None:
     corrupt = tmp_path / "corrupt.safetensors"
     corrupt.write_bytes(b"garbage")
     assert "corrupt.safetensors" in error_of(evaluate_cli.main(["--checkpoint", str(corrupt), "--data", str(tiny_data)]))
-    assert "give --arch" in error_of(evaluate_cli.main(["--checkpoint", str(tmp_path / "x.pt"), "--data", str(tiny_data)]))
+    assert "give the architecture" in error_of(evaluate_cli.main(["--checkpoint", str(tmp_path / "x.pt"), "--data", str(tiny_data)]))
