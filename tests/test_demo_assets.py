@@ -55,3 +55,10 @@ def test_documented_commands_rebuild_the_demo_at_tiny_size(tmp_path: Path) -> No
     assert manifest["clips"] == 3 and len(list((out / DEMO_VIDEOS).glob("*.mp4"))) == 3
     explorer = open_explorer(out / DEMO_PACK, [out / DEMO_CHECKPOINT], cache_dir=None, progress=False)
     assert len(explorer.table) == 3 and explorer.video_path(explorer.table.iloc[0]["clip"]) is not None
+
+
+def test_demo_builder_errors(tmp_path: Path, capsys) -> None:
+    from mgn.data.demo import main
+
+    assert main(["--data", str(tmp_path), "--checkpoint", str(tmp_path / "none.safetensors"), "--out", str(tmp_path)]) == 2
+    assert "checkpoint not found" in capsys.readouterr().err

@@ -142,7 +142,8 @@ class Explorer:
 
     # --------------------------------------------------------------------------------------------- dataset
     def table1(self, model_index: int = 0) -> pd.DataFrame:
-        return dashboard.table1_frame(self._model(model_index).scores)
+        """The Table-1 rows (segment and event level) with the level as the first column."""
+        return dashboard.table1_frame(self._model(model_index).scores).reset_index()
 
     def per_class(self, model_index: int = 0) -> pd.DataFrame:
         model = self._model(model_index)

@@ -138,3 +138,20 @@ def test_bad_input(tiny_data: Path, tmp_path: Path, capsys) -> None:
     corrupt.write_bytes(b"garbage")
     assert "corrupt.safetensors" in error_of(evaluate_cli.main(["--checkpoint", str(corrupt), "--data", str(tiny_data)]))
     assert "give the architecture" in error_of(evaluate_cli.main(["--checkpoint", str(tmp_path / "x.pt"), "--data", str(tiny_data)]))
+
+
+def test_resume_refuses_a_changed_model_config(tiny_data: Path, tmp_path: Path, capsys) -> None:
+    run = tmp_path / "run"
+    assert _train(tiny_data, run, "mgn") == 0
+    config = json.loads((run / "config.json").read_text())
+    config["model_config"]["dim"] = 64  # edited after the run: the saved weights no longer fit
+    (run / "config.json").write_text(json.dumps(config))
+    assert train_cli.main(["--resume", str(run)]) == 2
+    assert "holds a model with config" in capsys.readouterr().err
+
+
+def test_bf16_autocast_runs(tiny_data: Path, tmp_path: Path) -> None:
+    """``amp=bf16`` is meant for GPUs; on CPU it must still run (autocast supports bfloat16 there too)."""
+    assert _train(tiny_data, tmp_path / "bf16", "han", "amp=bf16", "epochs=1") == 0
+    results = json.loads((tmp_path / "bf16" / "test_results.json").read_text())
+    assert 0.0 <= results["segment"]["type"] <= 100.0
