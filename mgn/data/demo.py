@@ -24,6 +24,7 @@ from tqdm.auto import tqdm
 
 from mgn.data.llp import LLPLayout, load_split
 from mgn.data.pack import save_split_pack
+from mgn.data.synthetic.dataset import META_FILENAME
 
 __all__ = ["DEMO_CHECKPOINT", "DEMO_MANIFEST", "DEMO_PACK", "DEMO_VIDEOS", "build_demo_assets", "main"]
 
@@ -51,7 +52,9 @@ def build_demo_assets(data_root: str | Path, checkpoint: str | Path, out_dir: st
     out_dir = Path(out_dir)
     videos = out_dir / DEMO_VIDEOS
     videos.mkdir(parents=True, exist_ok=True)
-    save_split_pack(out_dir / DEMO_PACK, subset, meta={"source": str(data_root), "source_split": split})
+    synthetic_meta = Path(data_root) / META_FILENAME  # how the data was generated (seed, sizes), not where it lies
+    generator = json.loads(synthetic_meta.read_text()) if synthetic_meta.is_file() else None
+    save_split_pack(out_dir / DEMO_PACK, subset, meta={"source_split": split, "synthetic": generator})
     shutil.copyfile(checkpoint, out_dir / DEMO_CHECKPOINT)
     for index in tqdm(range(clips), desc="rendering demo videos", unit="clip", disable=not progress):
         render_clip(videos / f"{subset.video_ids[index]}.mp4", subset.gt_audio[index], subset.gt_visual[index],
