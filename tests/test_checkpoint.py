@@ -85,3 +85,22 @@ def test_bad_checkpoints(tmp_path: Path) -> None:
     save_file(state, missing_tensor, metadata=read_checkpoint(good).metadata)
     with pytest.raises(WeightsMismatchError, match="fc_prob.bias"):
         load_checkpoint(missing_tensor)
+
+
+def test_an_interrupted_save_leaves_the_previous_file_intact(tmp_path: Path, monkeypatch) -> None:
+    """Saves write a temporary file and rename it: a crash (or kill) mid-save cannot corrupt the checkpoint."""
+    import mgn.checkpoint as checkpoint_module
+
+    model = HAN(HANConfig(dim=16, ffn_dim=16))
+    path = save_checkpoint(tmp_path / "last.safetensors", model, metadata={"epoch": 1})
+    before = path.read_bytes()
+
+    def crash(tensors, filename, metadata=None):
+        Path(filename).write_bytes(b"half a file")
+        raise KeyboardInterrupt  # e.g. the user pressed Ctrl-C mid-save
+
+    monkeypatch.setattr(checkpoint_module, "save_file", crash)
+    with pytest.raises(KeyboardInterrupt):
+        save_checkpoint(path, model, metadata={"epoch": 2})
+    assert path.read_bytes() == before and read_checkpoint(path).metadata["epoch"] == "1"
+    assert [p.name for p in tmp_path.iterdir()] == ["last.safetensors"]
