@@ -52,15 +52,21 @@ event level (IoU ≥ 0.5); Type@AV is the mean of Audio, Visual and Audio-Visual
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", default=str(DEMO_DIR / DEMO_PACK),
-                        help="LLP-format folder (official layout) or a .npz split pack (default: the embedded demo)")
+    parser.add_argument(
+        "--data",
+        default=str(DEMO_DIR / DEMO_PACK),
+        help="LLP-format folder (official layout) or a .npz split pack (default: the embedded demo)",
+    )
     parser.add_argument("--checkpoint", default=str(DEMO_DIR / DEMO_CHECKPOINT), help="model (.safetensors)")
     parser.add_argument("--compare", help="a second checkpoint to compare with the first")
     parser.add_argument("--videos", help="folder of <ID>.mp4 files (default: beside the data)")
     parser.add_argument("--split", default="test", choices=("val", "test"))
     parser.add_argument("--gate", default="global", choices=("global", "modality"))
-    parser.add_argument("--cache-dir", default=str(Path.home() / ".cache" / "mgn"),
-                        help="predictions and t-SNE results are cached here ('' to disable)")
+    parser.add_argument(
+        "--cache-dir",
+        default=str(Path.home() / ".cache" / "mgn"),
+        help="predictions and t-SNE results are cached here ('' to disable)",
+    )
     parser.add_argument("--device", help="cuda or cpu (default: the GPU when there is one)")
     parser.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"))
     parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", "7860")))
@@ -101,8 +107,11 @@ def build_app(explorer: Explorer, export_dir: Path) -> gr.Blocks:
     model_names = [model.name for model in explorer.models]
     compare = len(explorer.models) == 2
     sort_default = "most disagreement" if compare else "worst audio-visual F (segment)"
-    summary = " · ".join(f"**{m.name}** ({m.checkpoint.name}): segment Type@AV {m.scores['segment']['type']:.1f}, "
-                         f"event Type@AV {m.scores['event']['type']:.1f}" for m in explorer.models)  # fmt: skip
+    summary = " · ".join(
+        f"**{m.name}** ({m.checkpoint.name}): segment Type@AV {m.scores['segment']['type']:.1f}, "
+        f"event Type@AV {m.scores['event']['type']:.1f}"
+        for m in explorer.models
+    )
 
     @_user_error
     def show_clip(clip: str):
@@ -122,8 +131,9 @@ def build_app(explorer: Explorer, export_dir: Path) -> gr.Blocks:
     @_user_error
     def update_list(query, classes, modality, error, sort):
         try:
-            chosen = clip_views.filter_clips(explorer.table, query=query or "", classes=classes or (),
-                                             modality=modality, error=error)  # fmt: skip
+            chosen = clip_views.filter_clips(
+                explorer.table, query=query or "", classes=classes or (), modality=modality, error=error
+            )
             return clip_views.display_frame(clip_views.sort_clips(chosen, sort))
         except ValueError as problem:
             raise ExplorerError(str(problem)) from None
@@ -131,60 +141,85 @@ def build_app(explorer: Explorer, export_dir: Path) -> gr.Blocks:
     def dataset_views(model_name: str, class_name: str):
         index = model_names.index(model_name)
         chosen = None if class_name in (None, ALL_CLASSES) else class_name
-        return (explorer.table1(index), dashboard.per_class_figure(explorer.per_class(index)),
-                dashboard.confusion_figure(explorer.confusion(index, chosen)))  # fmt: skip
+        return (
+            explorer.table1(index),
+            dashboard.per_class_figure(explorer.per_class(index)),
+            dashboard.confusion_figure(explorer.confusion(index, chosen)),
+            str(archives[model_name]),
+        )
 
     @_user_error
     def embedding_views(model_name: str):
         index = model_names.index(model_name)
         tokens, features = explorer.token_points(index), explorer.feature_points(index)
         if tokens is None:
-            note = (f"**{model_name}** has no class tokens: learnable class tokens and class-aware features are "
-                    "MGN's. Open an MGN checkpoint (or compare one) to see them.")  # fmt: skip
+            note = (
+                f"**{model_name}** has no class tokens: learnable class tokens and class-aware features are "
+                "MGN's. Open an MGN checkpoint (or compare one) to see them."
+            )
             return note, None, None
-        note = (f"t-SNE of **{model_name}**: (a) its 25 audio and 25 visual class tokens; (b) its class-aware audio and "
-                f"visual features of the classes present in each clip ({len(features)} points). "
-                "Click a point in (b) to open its clip.")  # fmt: skip
+        note = (
+            f"t-SNE of **{model_name}**: (a) its 25 audio and 25 visual class tokens; (b) its class-aware audio and "
+            f"visual features of the classes present in each clip ({len(features)} points). "
+            "Click a point in (b) to open its clip."
+        )
         return note, embeddings.token_figure(tokens), embeddings.feature_figure(features)
 
     first_clip = str(explorer.table.iloc[0]["clip"])
     explorer.timeline(first_clip)  # warm plotly's lazy imports before the first request (about 0.2 s once)
     with gr.Blocks(title="mgn explorer — audio-visual video parsing", analytics_enabled=False) as demo:
-        gr.Markdown(f"## Audio-visual video parsing explorer\n{explorer.split.name} split, {len(explorer.split)} clips · "
-                    f"{summary}")  # fmt: skip
+        gr.Markdown(
+            f"## Audio-visual video parsing explorer\n{explorer.split.name} split, {len(explorer.split)} clips · "
+            f"{summary}"
+        )
         with gr.Tabs(selected="clips") as tabs:
             with gr.Tab("Clips", id="clips"):
                 with gr.Row():
                     with gr.Column(scale=2):
-                        query = gr.Textbox(label="Search clip ID or class", placeholder="e.g. dog, -2syn", elem_id="mgn-search")
+                        query = gr.Textbox(
+                            label="Search clip ID or class", placeholder="e.g. dog, -2syn", elem_id="mgn-search"
+                        )
                         with gr.Row():
                             classes = gr.Dropdown([display_name(c) for c in CLASSES], multiselect=True, label="Classes")
                             modality = gr.Dropdown(list(clip_views.FILTER_MODALITIES), value="any", label="Modality")
                         with gr.Row():
                             error = gr.Dropdown(list(clip_views.ERROR_FILTERS), value="any", label="Errors")
-                            sort = gr.Dropdown([k for k in clip_views.SORT_KEYS if compare or k != "most disagreement"],
-                                               value=sort_default, label="Sort by")  # fmt: skip
-                        clip_list = gr.Dataframe(update_list("", [], "any", "any", sort_default), interactive=False,
-                                                 label="Clips (click a row)", elem_id="mgn-clip-list")  # fmt: skip
+                            sort = gr.Dropdown(
+                                [k for k in clip_views.SORT_KEYS if compare or k != "most disagreement"],
+                                value=sort_default,
+                                label="Sort by",
+                            )
+                        clip_list = gr.Dataframe(
+                            update_list("", [], "any", "any", sort_default),
+                            interactive=False,
+                            label="Clips (click a row)",
+                            elem_id="mgn-clip-list",
+                        )
                     with gr.Column(scale=3):
-                        selected = gr.Textbox(value=first_clip, label="Clip (type an ID and press Enter)",
-                                              elem_id="mgn-selected-clip")  # fmt: skip
+                        selected = gr.Textbox(
+                            value=first_clip, label="Clip (type an ID and press Enter)", elem_id="mgn-selected-clip"
+                        )
                         open_clip = gr.Button("open", elem_id="mgn-open-clip", elem_classes="mgn-hidden")
                         video = gr.HTML(elem_id="mgn-video-box")
                         timeline = gr.Plot(elem_id="mgn-timeline", show_label=False)
                         scores = gr.Dataframe(label="This clip's F-scores (%)", interactive=False)
                         events = gr.Dataframe(label="Events (ground truth and predicted)", interactive=False)
-                        with gr.Row():
-                            timeline_file = gr.DownloadButton("Timeline (HTML)")
-                            predictions_file = gr.DownloadButton(
-                                "Predictions of the split (official eval-CSV format)", value=str(archives[model_names[0]]))
+                        timeline_file = gr.DownloadButton(
+                            "Download this timeline (HTML; PNG: the plot's camera button)"
+                        )
             with gr.Tab("Dataset", id="dataset"):
                 with gr.Row():
                     dataset_model = gr.Radio(model_names, value=model_names[0], label="Model")
-                    confusion_class = gr.Dropdown([ALL_CLASSES] + [display_name(c) for c in CLASSES],
-                                                  value=ALL_CLASSES, label="Class (confusion view)")  # fmt: skip
+                    confusion_class = gr.Dropdown(
+                        [ALL_CLASSES] + [display_name(c) for c in CLASSES],
+                        value=ALL_CLASSES,
+                        label="Class (confusion view)",
+                    )
                     show_class = gr.Button("Show this class's clips")
                 table1 = gr.Dataframe(label="Table 1 on this split", interactive=False)
+                predictions_file = gr.DownloadButton(
+                    "Download this model's predictions (official eval-CSV format)", value=str(archives[model_names[0]])
+                )
                 per_class = gr.Plot(show_label=False)
                 confusion = gr.Plot(show_label=False)
             with gr.Tab("t-SNE", id="tsne") as tsne_tab:
@@ -207,12 +242,16 @@ def build_app(explorer: Explorer, export_dir: Path) -> gr.Blocks:
         clip_list.select(select_row, clip_list, clip_outputs, **internal)
         open_clip.click(show_clip, selected, clip_outputs, **internal)  # clicked by the page script (t-SNE)
         demo.load(show_clip, selected, clip_outputs, **internal)
-        dataset_outputs = [table1, per_class, confusion]
+        dataset_outputs = [table1, per_class, confusion, predictions_file]
         for control in (dataset_model, confusion_class):
             control.change(dataset_views, [dataset_model, confusion_class], dataset_outputs, **internal)
         demo.load(dataset_views, [dataset_model, confusion_class], dataset_outputs, **internal)
-        show_class.click(lambda name: ([] if name == ALL_CLASSES else [name], gr.Tabs(selected="clips")),
-                         confusion_class, [classes, tabs], **internal)  # fmt: skip
+        show_class.click(
+            lambda name: ([] if name == ALL_CLASSES else [name], gr.Tabs(selected="clips")),
+            confusion_class,
+            [classes, tabs],
+            **internal,
+        )
         tsne_tab.select(embedding_views, embedding_model, [embedding_note, tokens, features], **internal)
         embedding_model.change(embedding_views, embedding_model, [embedding_note, tokens, features], **internal)
     return demo
@@ -221,16 +260,28 @@ def build_app(explorer: Explorer, export_dir: Path) -> gr.Blocks:
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     checkpoints = [args.checkpoint] + ([args.compare] if args.compare else [])
-    explorer = open_explorer(args.data, checkpoints, split=args.split, videos=args.videos,
-                             cache_dir=args.cache_dir or None, device=args.device, gate=args.gate)  # fmt: skip
+    explorer = open_explorer(
+        args.data,
+        checkpoints,
+        split=args.split,
+        videos=args.videos,
+        cache_dir=args.cache_dir or None,
+        device=args.device,
+        gate=args.gate,
+    )
     export_dir = Path(tempfile.mkdtemp(prefix="mgn-explorer-"))
     demo = build_app(explorer, export_dir)
     allowed = [str(explorer.videos_dir.resolve())] if explorer.videos_dir is not None else []
     try:
         demo.queue(default_concurrency_limit=None).launch(
-            server_name=args.host, server_port=args.port, share=args.share, allowed_paths=allowed,
-            js=PLAYER_SYNC_JS, css=CSS, show_error=True,
-        )  # fmt: skip
+            server_name=args.host,
+            server_port=args.port,
+            share=args.share,
+            allowed_paths=allowed,
+            js=PLAYER_SYNC_JS,
+            css=CSS,
+            show_error=True,
+        )
     finally:
         shutil.rmtree(export_dir, ignore_errors=True)
 

@@ -39,8 +39,11 @@ DEMO = REPO_ROOT / "assets" / "demo"
 
 def _percentiles(samples: list[float]) -> dict[str, float]:
     ordered = sorted(samples)
-    return {"p50": statistics.median(ordered), "p95": ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))],
-            "n": len(ordered)}  # fmt: skip
+    return {
+        "p50": statistics.median(ordered),
+        "p95": ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))],
+        "n": len(ordered),
+    }
 
 
 def server_side(explorer, clips: list[str]) -> dict[str, float]:
@@ -78,8 +81,12 @@ def load_test(url: str, clips: list[str], clients: int = 20, switches: int = 5) 
     with ThreadPoolExecutor(max_workers=clients) as pool:
         results = list(pool.map(session, range(clients)))
     latencies = [t for times, _ in results for t in times]
-    return {"clients": clients, "requests": len(latencies), "errors": sum(e for _, e in results),
-            **({f"latency_ms_{k}": v for k, v in _percentiles(latencies).items()} if latencies else {})}  # fmt: skip
+    return {
+        "clients": clients,
+        "requests": len(latencies),
+        "errors": sum(e for _, e in results),
+        **({f"latency_ms_{k}": v for k, v in _percentiles(latencies).items()} if latencies else {}),
+    }
 
 
 def browser_switches(url: str, count: int) -> tuple[float, dict]:
@@ -123,8 +130,9 @@ def main() -> None:
     result["tsne_s"] = time.perf_counter() - started
     result["tsne_points"] = 50 + len(explorer.feature_points(0))
     with tempfile.TemporaryDirectory() as cache:
-        process, url, cold_start = start_app("--data", args.data, "--checkpoint", args.checkpoint,
-                                             cache_dir=Path(cache))  # fmt: skip
+        process, url, cold_start = start_app(
+            "--data", args.data, "--checkpoint", args.checkpoint, cache_dir=Path(cache)
+        )
         try:
             result["cold_start_s"] = cold_start
             first, browser = browser_switches(url, min(args.switches, 20))

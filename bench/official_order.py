@@ -38,7 +38,7 @@ def _attention(attn: MultiHeadAttention, query: Tensor, key: Tensor | None) -> T
         q, k, v = qkv[0], qkv[1], qkv[2]
     else:
         key = query if key is None else key
-        split = (lambda x: x.reshape(batch, -1, heads, dim // heads).permute(0, 2, 1, 3))  # noqa: E731
+        split = lambda x: x.reshape(batch, -1, heads, dim // heads).permute(0, 2, 1, 3)  # noqa: E731
         q, k, v = split(attn.q_proj(query)), split(attn.k_proj(key)), split(attn.v_proj(key))
     weights = ((q @ k.transpose(-2, -1)) * (dim // heads) ** -0.5).softmax(dim=-1)
     return attn.proj((weights @ v).permute(0, 2, 1, 3).reshape(batch, length, dim))
@@ -104,19 +104,37 @@ def _mgn(model: MGN, audio: Tensor, visual: Tensor, visual_st: Tensor) -> Parser
     a_prob = torch.sigmoid(model.fc_prob_a(audio_groups))
     v_prob = torch.sigmoid(model.fc_prob_v(visual_groups))
     return ParserOutput(
-        global_prob=global_prob, a_prob=a_prob.sum(dim=-1), v_prob=v_prob.sum(dim=-1),
-        a_frame_prob=(a_prob * audio_map).permute(0, 2, 1), v_frame_prob=(v_prob * visual_map).permute(0, 2, 1),
-        audio_query=audio_embed, visual_key=visual_embed,
-        audio_class_logits=model.fc_cls(model.audio_token), visual_class_logits=model.fc_cls(model.visual_token),
-    )  # fmt: skip
+        global_prob=global_prob,
+        a_prob=a_prob.sum(dim=-1),
+        v_prob=v_prob.sum(dim=-1),
+        a_frame_prob=(a_prob * audio_map).permute(0, 2, 1),
+        v_frame_prob=(v_prob * visual_map).permute(0, 2, 1),
+        audio_query=audio_embed,
+        visual_key=visual_embed,
+        audio_class_logits=model.fc_cls(model.audio_token),
+        visual_class_logits=model.fc_cls(model.visual_token),
+    )
 
 
 def _packed_mha(attn: PackedMultiheadAttention, query: Tensor, key: Tensor) -> Tensor:
     """``nn.MultiheadAttention``'s functional path, sequence-first, as the official HANLayer calls it."""
     out, _ = F.multi_head_attention_forward(
-        query, key, key, query.shape[-1], attn.num_heads, attn.in_proj_weight, attn.in_proj_bias, None, None, False,
-        attn.dropout, attn.out_proj.weight, attn.out_proj.bias, training=attn.training, need_weights=False,
-    )  # fmt: skip
+        query,
+        key,
+        key,
+        query.shape[-1],
+        attn.num_heads,
+        attn.in_proj_weight,
+        attn.in_proj_bias,
+        None,
+        None,
+        False,
+        attn.dropout,
+        attn.out_proj.weight,
+        attn.out_proj.bias,
+        training=attn.training,
+        need_weights=False,
+    )
     return out
 
 
@@ -139,10 +157,14 @@ def _han(model: HAN, audio: Tensor, visual: Tensor, visual_st: Tensor) -> Parser
     temporal = torch.softmax(model.fc_frame_att(x), dim=1) * frame_prob
     global_prob = (temporal * torch.softmax(model.fc_av_att(x), dim=2)).sum(dim=2).sum(dim=1)
     return ParserOutput(
-        global_prob=global_prob, a_prob=temporal[:, :, 0, :].sum(dim=1), v_prob=temporal[:, :, 1, :].sum(dim=1),
-        a_frame_prob=frame_prob[:, :, 0, :], v_frame_prob=frame_prob[:, :, 1, :], audio_query=audio_out,
+        global_prob=global_prob,
+        a_prob=temporal[:, :, 0, :].sum(dim=1),
+        v_prob=temporal[:, :, 1, :].sum(dim=1),
+        a_frame_prob=frame_prob[:, :, 0, :],
+        v_frame_prob=frame_prob[:, :, 1, :],
+        audio_query=audio_out,
         visual_key=visual_embed,
-    )  # fmt: skip
+    )
 
 
 def official_order_forward(model: nn.Module, audio: Tensor, visual: Tensor, visual_st: Tensor) -> ParserOutput:

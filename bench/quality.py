@@ -46,25 +46,56 @@ def _python(*args: str) -> list[str]:
 
 def _jobs(data: Path, out: Path, seed: int, extra: list[str]) -> list[Job]:
     def train(run: str, model: str, *flags: str) -> list[str]:
-        return _python("training.train", "--model", model, "--data", str(data), "--out", str(out / run),
-                       "--no-progress", f"seed={seed}", *flags, *extra)  # fmt: skip
+        return _python(
+            "training.train",
+            "--model",
+            model,
+            "--data",
+            str(data),
+            "--out",
+            str(out / run),
+            "--no-progress",
+            f"seed={seed}",
+            *flags,
+            *extra,
+        )
 
     def refine(base: str, labels: str) -> list[str]:
-        return _python("training.refine_labels", "--checkpoint", str(out / base / "best.safetensors"), "--data",
-                       str(data), "--out", str(out / labels), "--seed", str(seed + 1), "--no-progress", "--force")  # fmt: skip
+        return _python(
+            "training.refine_labels",
+            "--checkpoint",
+            str(out / base / "best.safetensors"),
+            "--data",
+            str(data),
+            "--out",
+            str(out / labels),
+            "--seed",
+            str(seed + 1),
+            "--no-progress",
+            "--force",
+        )
 
     s = f"seed{seed}"
     return [
         Job(f"HAN/{s}", [train(f"han_{s}", "han")]),
         Job(f"MGN/{s}", [train(f"mgn_{s}", "mgn")]),
         Job(f"MGN+C/{s}", [train(f"mgn_c_{s}", "mgn", "--contrastive")]),
-        Job(f"MGN+R/{s}", [refine(f"mgn_{s}", f"labels_mgn_{s}.npz"),
-                           train(f"mgn_r_{s}", "mgn", "--refined-labels", str(out / f"labels_mgn_{s}.npz"))],
-            depends=[f"MGN/{s}"]),  # fmt: skip
-        Job(f"MGN+C+R/{s}", [refine(f"mgn_c_{s}", f"labels_mgn_c_{s}.npz"),
-                             train(f"mgn_c_r_{s}", "mgn", "--contrastive", "--refined-labels",
-                                   str(out / f"labels_mgn_c_{s}.npz"))],
-            depends=[f"MGN+C/{s}"]),  # fmt: skip
+        Job(
+            f"MGN+R/{s}",
+            [
+                refine(f"mgn_{s}", f"labels_mgn_{s}.npz"),
+                train(f"mgn_r_{s}", "mgn", "--refined-labels", str(out / f"labels_mgn_{s}.npz")),
+            ],
+            depends=[f"MGN/{s}"],
+        ),
+        Job(
+            f"MGN+C+R/{s}",
+            [
+                refine(f"mgn_c_{s}", f"labels_mgn_c_{s}.npz"),
+                train(f"mgn_c_r_{s}", "mgn", "--contrastive", "--refined-labels", str(out / f"labels_mgn_c_{s}.npz")),
+            ],
+            depends=[f"MGN+C/{s}"],
+        ),
     ]
 
 
@@ -97,8 +128,9 @@ def _run_jobs(jobs: list[Job], out: Path, workers: int, threads: int) -> None:
                     continue
                 stream.write(f"$ {' '.join(command)}\n")
                 stream.flush()
-                subprocess.run(command, cwd=REPO_ROOT, env=environment, stdout=stream, stderr=subprocess.STDOUT,
-                               check=True)  # fmt: skip
+                subprocess.run(
+                    command, cwd=REPO_ROOT, env=environment, stdout=stream, stderr=subprocess.STDOUT, check=True
+                )
 
     done: set[str] = set()
     pending = list(jobs)
@@ -116,9 +148,25 @@ def _run_jobs(jobs: list[Job], out: Path, workers: int, threads: int) -> None:
 
 def _evaluate(checkpoint: Path, data: Path, gate: str, target: Path) -> dict:
     if not target.is_file():
-        subprocess.run(_python("training.evaluate", "--checkpoint", str(checkpoint), "--data", str(data), "--split",
-                               "test", "--gate", gate, "--json", str(target), "--no-progress"),
-                       cwd=REPO_ROOT, check=True, capture_output=True)  # fmt: skip
+        subprocess.run(
+            _python(
+                "training.evaluate",
+                "--checkpoint",
+                str(checkpoint),
+                "--data",
+                str(data),
+                "--split",
+                "test",
+                "--gate",
+                gate,
+                "--json",
+                str(target),
+                "--no-progress",
+            ),
+            cwd=REPO_ROOT,
+            check=True,
+            capture_output=True,
+        )
     return json.loads(target.read_text())
 
 
@@ -126,20 +174,33 @@ def _baselines(data: Path) -> dict:
     annotations = load_annotations(LLPLayout(root=data), "test")
     zero = np.zeros_like(annotations.gt_audio)
     weak = np.repeat((annotations.labels > 0.5).astype(np.uint8)[:, :, None], annotations.gt_audio.shape[2], axis=2)
-    return {name: {level: scores[level] for level in LEVELS}
-            for name, scores in (("all-zero predictor", avvp_scores(zero, zero, annotations.gt_audio, annotations.gt_visual)),
-                                 ("weak-label oracle", avvp_scores(weak, weak, annotations.gt_audio, annotations.gt_visual)))}  # fmt: skip
+    return {
+        name: {level: scores[level] for level in LEVELS}
+        for name, scores in (
+            ("all-zero predictor", avvp_scores(zero, zero, annotations.gt_audio, annotations.gt_visual)),
+            ("weak-label oracle", avvp_scores(weak, weak, annotations.gt_audio, annotations.gt_visual)),
+        )
+    }
 
 
 def _aggregate(values: list[dict]) -> dict:
-    return {level: {metric: {"mean": float(np.mean([v[level][metric] for v in values])),
-                             "std": float(np.std([v[level][metric] for v in values], ddof=1)) if len(values) > 1 else 0.0}
-                    for metric in METRICS} for level in LEVELS}  # fmt: skip
+    return {
+        level: {
+            metric: {
+                "mean": float(np.mean([v[level][metric] for v in values])),
+                "std": float(np.std([v[level][metric] for v in values], ddof=1)) if len(values) > 1 else 0.0,
+            }
+            for metric in METRICS
+        }
+        for level in LEVELS
+    }
 
 
 def _markdown(summary: dict, gate: str) -> str:
-    lines = [f"| method ({gate} gate) | level | Audio | Visual | Audio-Visual | Type@AV | Event@AV |",
-             "|---|---|---|---|---|---|---|"]  # fmt: skip
+    lines = [
+        f"| method ({gate} gate) | level | Audio | Visual | Audio-Visual | Type@AV | Event@AV |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for name, entry in summary.items():
         for level in LEVELS:
             cells = []
@@ -163,8 +224,14 @@ def main() -> None:
     threads = args.threads or max(1, (os.cpu_count() or 1) // args.jobs)
     jobs = [job for seed in args.seeds for job in _jobs(args.data, args.out, seed, args.overrides)]
     _run_jobs(jobs, args.out, args.jobs, threads)
-    result: dict = {"data": str(args.data), "seeds": args.seeds, "overrides": args.overrides,
-                    "baselines": _baselines(args.data), "runs": {}, "summary": {}}  # fmt: skip
+    result: dict = {
+        "data": str(args.data),
+        "seeds": args.seeds,
+        "overrides": args.overrides,
+        "baselines": _baselines(args.data),
+        "runs": {},
+        "summary": {},
+    }
     for gate in ("global", "modality"):
         summary = dict(result["baselines"]) if gate == "global" else {}
         for method in METHODS:

@@ -124,8 +124,12 @@ def measure_epoch_ours(arch: str, device_name: str, amp: bool, clips: int) -> di
     for rows in order.split(BATCH):
         _step(model, _ours, {name: values[rows] for name, values in data.items()}, optimizer, device, amp)
     _synchronize(device)
-    return {"epoch_s": time.perf_counter() - started, "steps": -(-clips // BATCH), "measured": True,
-            "peak_memory_mb": _peak_memory_mb(device)}  # fmt: skip
+    return {
+        "epoch_s": time.perf_counter() - started,
+        "steps": -(-clips // BATCH),
+        "measured": True,
+        "peak_memory_mb": _peak_memory_mb(device),
+    }
 
 
 class _FileDataset(torch.utils.data.Dataset):
@@ -141,8 +145,12 @@ class _FileDataset(torch.utils.data.Dataset):
         return torch.from_numpy(np.load(self.layout.feature_path(modality, self.split.video_ids[index])))
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
-        return {"audio": self._load("audio", index), "video_s": self._load("visual", index),
-                "video_st": self._load("visual_st", index), "label": torch.from_numpy(self.split.labels[index])}  # fmt: skip
+        return {
+            "audio": self._load("audio", index),
+            "video_s": self._load("visual", index),
+            "video_st": self._load("visual_st", index),
+            "label": torch.from_numpy(self.split.labels[index]),
+        }
 
 
 def measure_epoch_reference(arch: str, device_name: str, amp: bool, clips: int, steps: int) -> dict:
@@ -156,9 +164,14 @@ def measure_epoch_reference(arch: str, device_name: str, amp: bool, clips: int, 
 
         layout = LLPLayout(root=Path(folder))
         annotations = load_annotations(layout, "train")  # labels and IDs; features come from the files
-        loader = torch.utils.data.DataLoader(_FileDataset(layout, annotations), batch_size=BATCH, shuffle=True,
-                                             num_workers=min(12, os.cpu_count() or 1), drop_last=True,
-                                             pin_memory=device.type == "cuda")  # fmt: skip
+        loader = torch.utils.data.DataLoader(
+            _FileDataset(layout, annotations),
+            batch_size=BATCH,
+            shuffle=True,
+            num_workers=min(12, os.cpu_count() or 1),
+            drop_last=True,
+            pin_memory=device.type == "cuda",
+        )
         model = _model(arch, device)
         optimizer = _optimizer(model, "reference")
         times = []
@@ -167,15 +180,24 @@ def measure_epoch_reference(arch: str, device_name: str, amp: bool, clips: int, 
             _synchronize(device)
             started = time.perf_counter()
             sample = next(iterator)
-            batch = {"audio": sample["audio"].to(device), "visual": sample["video_s"].to(device),
-                     "visual_st": sample["video_st"].to(device), "labels": sample["label"].float().to(device)}  # fmt: skip
+            batch = {
+                "audio": sample["audio"].to(device),
+                "visual": sample["video_s"].to(device),
+                "visual_st": sample["video_st"].to(device),
+                "labels": sample["label"].float().to(device),
+            }
             _step(model, official_order_forward, batch, optimizer, device, amp)
             _synchronize(device)
             if index >= 2:
                 times.append(time.perf_counter() - started)
     total_steps = -(-clips // BATCH)
-    return {"epoch_s": statistics.mean(times) * total_steps, "steps": total_steps, "measured": False,
-            "extrapolated_from_steps": steps, "peak_memory_mb": _peak_memory_mb(device)}  # fmt: skip
+    return {
+        "epoch_s": statistics.mean(times) * total_steps,
+        "steps": total_steps,
+        "measured": False,
+        "extrapolated_from_steps": steps,
+        "peak_memory_mb": _peak_memory_mb(device),
+    }
 
 
 def _oracle():
@@ -203,11 +225,21 @@ def measure_eval(arch: str, variant: str, device_name: str, amp: bool) -> dict:
     if variant == "ours":
         visual = data["visual"].view(EVAL_CLIPS, 10, 8, 2048).mean(dim=2)  # pooled once when the split is loaded
         names = np.array([f"clip{i:07d}_0_10" for i in range(EVAL_CLIPS)])
-        split = Split("test", names, names, data["labels"].numpy(), data["audio"].numpy(), visual.numpy(),
-                      data["visual_st"].numpy(), gt_a, gt_v)  # fmt: skip
+        split = Split(
+            "test",
+            names,
+            names,
+            data["labels"].numpy(),
+            data["audio"].numpy(),
+            visual.numpy(),
+            data["visual_st"].numpy(),
+            gt_a,
+            gt_v,
+        )
         started = time.perf_counter()
-        predictions = predict(model, split, batch_size=256, device=device,
-                              autocast_dtype=torch.bfloat16 if amp else None)  # fmt: skip
+        predictions = predict(
+            model, split, batch_size=256, device=device, autocast_dtype=torch.bfloat16 if amp else None
+        )
         pred_a, pred_v = predictions.binarize()
         avvp_scores(pred_a, pred_v, gt_a, gt_v)
     else:
@@ -216,8 +248,9 @@ def measure_eval(arch: str, variant: str, device_name: str, amp: bool) -> dict:
             for index in range(EVAL_CLIPS):  # the official test loop: batch 1, metrics per clip
                 inputs = [data[name][index : index + 1].to(device) for name in ("audio", "visual", "visual_st")]
                 out = official_order_forward(model, *inputs)
-                pred_a, pred_v = binarize(out.global_prob.cpu().numpy(), out.a_frame_prob.cpu().numpy(),
-                                          out.v_frame_prob.cpu().numpy())  # fmt: skip
+                pred_a, pred_v = binarize(
+                    out.global_prob.cpu().numpy(), out.a_frame_prob.cpu().numpy(), out.v_frame_prob.cpu().numpy()
+                )
                 for count in (oracle.oracle_segment_counts, oracle.oracle_event_counts):
                     oracle.oracle_clip_scores(pred_a[0], pred_v[0], gt_a[index], gt_v[index], count)
     _synchronize(device)
@@ -252,9 +285,15 @@ def main() -> None:
     args = parser.parse_args()
     amp = args.amp == "bf16"
     results: dict = {
-        "machine": {"platform": platform.platform(), "processor": platform.processor(), "cpus": os.cpu_count(),
-                    "torch": torch.__version__, "threads": torch.get_num_threads(), "device": args.device,
-                    "gpu": torch.cuda.get_device_name() if args.device.startswith("cuda") else None},  # fmt: skip
+        "machine": {
+            "platform": platform.platform(),
+            "processor": platform.processor(),
+            "cpus": os.cpu_count(),
+            "torch": torch.__version__,
+            "threads": torch.get_num_threads(),
+            "device": args.device,
+            "gpu": torch.cuda.get_device_name() if args.device.startswith("cuda") else None,
+        },
         "batch_size": BATCH,
         "amp": args.amp,
     }
@@ -266,8 +305,9 @@ def main() -> None:
                 "eval": _in_fresh_process(measure_eval, arch, variant, args.device, amp),
             }
         entry["ours"]["epoch"] = _in_fresh_process(measure_epoch_ours, arch, args.device, amp, args.epoch_clips)
-        entry["reference"]["epoch"] = _in_fresh_process(measure_epoch_reference, arch, args.device, amp,
-                                                        args.epoch_clips, args.reference_steps)  # fmt: skip
+        entry["reference"]["epoch"] = _in_fresh_process(
+            measure_epoch_reference, arch, args.device, amp, args.epoch_clips, args.reference_steps
+        )
         entry["speedup"] = {
             "step": entry["reference"]["step"]["step_ms"] / entry["ours"]["step"]["step_ms"],
             "epoch": entry["reference"]["epoch"]["epoch_s"] / entry["ours"]["epoch"]["epoch_s"],

@@ -36,8 +36,9 @@ def prediction_events(filenames: Sequence[str], predictions: np.ndarray) -> pd.D
     )
 
 
-def write_prediction_csvs(out_dir: str | Path, filenames: Sequence[str], pred_a: np.ndarray,
-                          pred_v: np.ndarray) -> dict[str, Path]:  # fmt: skip
+def write_prediction_csvs(
+    out_dir: str | Path, filenames: Sequence[str], pred_a: np.ndarray, pred_v: np.ndarray
+) -> dict[str, Path]:
     """Write ``predicted_eval_audio.csv`` and ``predicted_eval_visual.csv`` (tab-separated) into ``out_dir``."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -24,7 +24,7 @@ from mgn.data.llp import Split, pool_frames
 from mgn.io import atomic_path
 from mgn.metrics import DEFAULT_THRESHOLD, avvp_scores, binarize, binarize_modality_gated
 
-__all__ = ["Gate", "Predictions", "file_digest", "predict", "predict_cached", "score", "split_digest", "split_tensors"]
+__all__ = ["Gate", "Predictions", "predict", "predict_cached", "score", "split_digest", "split_tensors"]
 
 Gate = Literal["global", "modality"]
 
@@ -117,13 +117,18 @@ def predict(
         with torch.no_grad(), autocast:
             for start in tqdm(starts, desc=f"predicting {split.name}", unit="batch", disable=not progress):
                 rows = slice(start, start + batch_size)
-                inputs = [torch.from_numpy(np.array(array[rows], dtype=np.float32)).to(device)
-                          for array in (split.audio, split.visual, split.visual_st)]  # fmt: skip
+                inputs = [
+                    torch.from_numpy(np.array(array[rows], dtype=np.float32)).to(device)
+                    for array in (split.audio, split.visual, split.visual_st)
+                ]
                 out = model(*inputs)
                 values = {
-                    "global_prob": out.global_prob, "a_prob": out.a_prob, "v_prob": out.v_prob,
-                    "a_frame_prob": out.a_frame_prob, "v_frame_prob": out.v_frame_prob,
-                }  # fmt: skip
+                    "global_prob": out.global_prob,
+                    "a_prob": out.a_prob,
+                    "v_prob": out.v_prob,
+                    "a_frame_prob": out.a_frame_prob,
+                    "v_frame_prob": out.v_frame_prob,
+                }
                 if class_features and out.audio_class_features is not None:
                     values["audio_class_features"] = out.audio_class_features
                     values["visual_class_features"] = out.visual_class_features
@@ -149,15 +154,6 @@ def score(
         raise ValueError("this split has no dense ground truth (only val and test do)")
     pred_a, pred_v = predictions.binarize(gate, threshold)
     return avvp_scores(pred_a, pred_v, gt_audio, gt_visual)
-
-
-def file_digest(path: str | Path) -> str:
-    """sha256 of a file's bytes (hex)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def split_digest(split: Split) -> str:

@@ -104,7 +104,9 @@ def class_token_loss(audio_class_logits: Tensor, visual_class_logits: Tensor) ->
     return F.cross_entropy(audio_class_logits, classes) + F.cross_entropy(visual_class_logits, classes)
 
 
-def contrastive_loss(audio_query: Tensor, visual_key: Tensor, temperature: float = 0.2, smoothing: float = 0.1) -> Tensor:
+def contrastive_loss(
+    audio_query: Tensor, visual_key: Tensor, temperature: float = 0.2, smoothing: float = 0.1
+) -> Tensor:
     """MA's per-video audio -> visual temporal contrastive loss.
 
     Args:
@@ -139,8 +141,12 @@ def weighted_total(terms: dict[str, Tensor], weights: LossWeights, batch_scale: 
     ``batch_scale`` multiplies the terms that are means over the batch (all but the class-token term, which does not
     depend on the batch); data-parallel training uses it to weight unequal shards exactly.
     """
-    weight_of = {"global": weights.global_bce, "audio": weights.audio_bce, "visual": weights.visual_bce,
-                 "contrastive": weights.contrastive}  # fmt: skip
+    weight_of = {
+        "global": weights.global_bce,
+        "audio": weights.audio_bce,
+        "visual": weights.visual_bce,
+        "contrastive": weights.contrastive,
+    }
     total = sum(weight_of[name] * value for name, value in terms.items() if name in weight_of) * batch_scale
     if "class_tokens" in terms:
         total = total + weights.class_tokens * terms["class_tokens"]

@@ -14,14 +14,21 @@ from mgn.models.weights import WeightsMismatchError
 
 def _inputs(batch: int = 2):
     generator = torch.Generator().manual_seed(0)
-    return (torch.randn(batch, 10, 128, generator=generator), torch.rand(batch, 80, 2048, generator=generator),
-            torch.rand(batch, 10, 512, generator=generator))  # fmt: skip
+    return (
+        torch.randn(batch, 10, 128, generator=generator),
+        torch.rand(batch, 80, 2048, generator=generator),
+        torch.rand(batch, 10, 512, generator=generator),
+    )
 
 
 @pytest.mark.parametrize(
     "model",
     [
-        MGN(MGNConfig(dim=32, depth_aud=1, depth_vis=2, depth_av=1, unimodal_assign="hard", zero_init_class_tokens=False)),
+        MGN(
+            MGNConfig(
+                dim=32, depth_aud=1, depth_vis=2, depth_av=1, unimodal_assign="hard", zero_init_class_tokens=False
+            )
+        ),
         HAN(HANConfig(dim=64, ffn_dim=32)),
     ],
     ids=["mgn", "han"],
@@ -75,8 +82,11 @@ def test_bad_checkpoints(tmp_path: Path) -> None:
     with pytest.raises(CheckpointError, match="not an mgn checkpoint"):
         load_checkpoint(foreign)
     bad_config = tmp_path / "bad_config.safetensors"
-    save_file(model.state_dict(), bad_config, metadata={"format": CHECKPOINT_FORMAT, "arch": "mgn",
-                                                        "config": json.dumps({"dim": 16, "width": 3})})  # fmt: skip
+    save_file(
+        model.state_dict(),
+        bad_config,
+        metadata={"format": CHECKPOINT_FORMAT, "arch": "mgn", "config": json.dumps({"dim": 16, "width": 3})},
+    )
     with pytest.raises(CheckpointError, match="width"):
         load_checkpoint(bad_config)
     missing_tensor = tmp_path / "missing_tensor.safetensors"

@@ -45,12 +45,45 @@ def test_readme_documents_the_commands() -> None:
 @pytest.mark.filterwarnings("ignore::UserWarning")
 def test_documented_commands_rebuild_the_demo_at_tiny_size(tmp_path: Path) -> None:
     data, run, out = tmp_path / "demo", tmp_path / "run", tmp_path / "assets"
-    run_module("mgn.data.synthetic", "--out", str(data), "--train", "16", "--val", "8", "--test", "4",
-               "--seed", "2026", "--quiet")  # fmt: skip
-    run_module("training.train", "--model", "mgn", "--data", str(data), "--out", str(run), "--no-progress",
-               "epochs=1", "threads=1", *TINY_MGN)  # fmt: skip
-    run_module("mgn.data.demo", "--data", str(data), "--checkpoint", str(run / "best.safetensors"), "--out", str(out),
-               "--clips", "3", "--no-progress")  # fmt: skip
+    run_module(
+        "mgn.data.synthetic",
+        "--out",
+        str(data),
+        "--train",
+        "16",
+        "--val",
+        "8",
+        "--test",
+        "4",
+        "--seed",
+        "2026",
+        "--quiet",
+    )
+    run_module(
+        "training.train",
+        "--model",
+        "mgn",
+        "--data",
+        str(data),
+        "--out",
+        str(run),
+        "--no-progress",
+        "epochs=1",
+        "threads=1",
+        *TINY_MGN,
+    )
+    run_module(
+        "mgn.data.demo",
+        "--data",
+        str(data),
+        "--checkpoint",
+        str(run / "best.safetensors"),
+        "--out",
+        str(out),
+        "--clips",
+        "3",
+        "--no-progress",
+    )
     manifest = json.loads((out / DEMO_MANIFEST).read_text())
     assert manifest["clips"] == 3 and len(list((out / DEMO_VIDEOS).glob("*.mp4"))) == 3
     explorer = open_explorer(out / DEMO_PACK, [out / DEMO_CHECKPOINT], cache_dir=None, progress=False)
@@ -60,5 +93,7 @@ def test_documented_commands_rebuild_the_demo_at_tiny_size(tmp_path: Path) -> No
 def test_demo_builder_errors(tmp_path: Path, capsys) -> None:
     from mgn.data.demo import main
 
-    assert main(["--data", str(tmp_path), "--checkpoint", str(tmp_path / "none.safetensors"), "--out", str(tmp_path)]) == 2
+    assert (
+        main(["--data", str(tmp_path), "--checkpoint", str(tmp_path / "none.safetensors"), "--out", str(tmp_path)]) == 2
+    )
     assert "checkpoint not found" in capsys.readouterr().err

@@ -15,10 +15,17 @@ def _split(clips: int = 5, seed: int = 0) -> Split:
     rng = np.random.default_rng(seed)
     names = np.array([f"clip{i:07d}_0_10" for i in range(clips)])
     gt = (rng.random((clips, 25, 10)) < 0.1).astype(np.uint8)
-    return Split("test", names, np.array([n[:11] for n in names]), (gt.any(axis=2)).astype(np.float32),
-                 rng.normal(size=(clips, 10, 128)).astype(np.float32),
-                 rng.random((clips, 80, 2048), dtype=np.float32), rng.random((clips, 10, 512), dtype=np.float32),
-                 gt, gt.copy())  # fmt: skip
+    return Split(
+        "test",
+        names,
+        np.array([n[:11] for n in names]),
+        (gt.any(axis=2)).astype(np.float32),
+        rng.normal(size=(clips, 10, 128)).astype(np.float32),
+        rng.random((clips, 80, 2048), dtype=np.float32),
+        rng.random((clips, 10, 512), dtype=np.float32),
+        gt,
+        gt.copy(),
+    )
 
 
 @pytest.fixture(scope="module")

@@ -18,8 +18,9 @@ def test_official_targets() -> None:
 
 def test_refined_targets_are_hard_zeros_where_removed() -> None:
     labels = torch.tensor([[1.0, 1.0, 0.0]])
-    targets = smoothed_targets(labels, audio_labels=torch.tensor([[1.0, 0.0, 0.0]]),
-                               visual_labels=torch.tensor([[0.0, 1.0, 0.0]]))  # fmt: skip
+    targets = smoothed_targets(
+        labels, audio_labels=torch.tensor([[1.0, 0.0, 0.0]]), visual_labels=torch.tensor([[0.0, 1.0, 0.0]])
+    )
     assert targets.audio_target.tolist() == [[1.0, 0.0, 0.0]]
     torch.testing.assert_close(targets.visual_target, torch.tensor([[0.0, 0.95, 0.05]]))  # removed -> 0, not 0.05
 

@@ -186,8 +186,13 @@ def test_scores_reproduce_official_values(fixture_arrays, fixtures_dir):
     np.testing.assert_allclose(summary, f["summary_values"], rtol=0, atol=1e-9)
 
     expected = json.loads((fixtures_dir / "metrics_public.json").read_text())["expected_percent"]
-    json_names = {"audio": "audio", "visual": "visual", "audio_visual": "av", "type": "type_at_avg",
-                  "event": "event_at_avg"}  # fmt: skip
+    json_names = {
+        "audio": "audio",
+        "visual": "visual",
+        "audio_visual": "av",
+        "type": "type_at_avg",
+        "event": "event_at_avg",
+    }
     for level in metrics.LEVELS:
         for metric, json_name in json_names.items():
             assert scores[level][metric] == pytest.approx(expected[level][json_name], abs=1e-9), (level, metric)
@@ -244,8 +249,10 @@ def code_to_row(code: int) -> np.ndarray:
 
 def test_event_and_segment_counts_match_oracle_on_row_pairs():
     pred_codes, gt_codes = row_pairs(np.random.default_rng(30))
-    for counts_fn, oracle_fn in ((metrics._event_counts, oracle_event_counts),
-                                 (metrics._segment_counts, oracle_segment_counts)):  # fmt: skip
+    for counts_fn, oracle_fn in (
+        (metrics._event_counts, oracle_event_counts),
+        (metrics._segment_counts, oracle_segment_counts),
+    ):
         counts = np.stack(counts_fn(pred_codes, gt_codes), axis=1)  # (pairs, 3)
         expected = [oracle_fn(code_to_row(p), code_to_row(g)) for p, g in zip(pred_codes, gt_codes)]
         np.testing.assert_array_equal(counts, np.array(expected), err_msg=oracle_fn.__name__)
@@ -316,8 +323,9 @@ def test_event_counts_at_borders(pred_segments, gt_segments, expected_counts):
 
 def test_event_matching_does_not_merge_runs_across_a_gap():
     # [0-4] and [9] against GT [0-9]: [0-4] matches at IoU 5/10 (TP), [9] does not (FP); the GT event is found.
-    scores = clip_scores(row_matrix(0, [0, 1, 2, 3, 4, 9]), empty_matrix(), row_matrix(0, list(range(10))),
-                         empty_matrix())  # fmt: skip
+    scores = clip_scores(
+        row_matrix(0, [0, 1, 2, 3, 4, 9]), empty_matrix(), row_matrix(0, list(range(10))), empty_matrix()
+    )
     assert scores["event"][0] == pytest.approx(2 * 1 / (2 * 1 + 1 + 0))
 
 
@@ -369,8 +377,10 @@ def test_scores_accept_bool_int_and_float_matrices():
 
 def probabilities(num_clips: int = 1, value: float = 0.9, dtype=np.float32) -> tuple[np.ndarray, np.ndarray]:
     """``(video_prob (N, C), frame_prob (N, T, C))`` filled with one value."""
-    return (np.full((num_clips, NUM_CLASSES), value, dtype=dtype),
-            np.full((num_clips, NUM_SEGMENTS, NUM_CLASSES), value, dtype=dtype))  # fmt: skip
+    return (
+        np.full((num_clips, NUM_CLASSES), value, dtype=dtype),
+        np.full((num_clips, NUM_SEGMENTS, NUM_CLASSES), value, dtype=dtype),
+    )
 
 
 def test_binarize_gate_and_inclusive_threshold():
@@ -474,8 +484,13 @@ def test_format_table_and_markdown():
 
 def test_metrics_module_does_not_import_torch():
     code = "import sys, mgn.metrics; print('torch' in sys.modules)"
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                            cwd=Path(__file__).resolve().parents[1])  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).resolve().parents[1],
+    )
     assert result.stdout.strip() == "False"
 
 

@@ -10,10 +10,11 @@ field's type.
 from __future__ import annotations
 
 import json
-import tomllib
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
+
+import tomllib
 
 from mgn.data.llp import LLPLayout
 from mgn.models import HANConfig, MGNConfig, config_from_dict
@@ -160,7 +161,9 @@ def apply_overrides(config: TrainConfig, overrides: dict[str, Any] | list[str]) 
         elif key in _FIELD_TYPES:
             changes[key] = _coerce(key, value)
         else:
-            raise ConfigError(f"unknown setting {key!r}; known: {sorted(_FIELD_TYPES)} and model.<field>, layout.<field>")
+            raise ConfigError(
+                f"unknown setting {key!r}; known: {sorted(_FIELD_TYPES)} and model.<field>, layout.<field>"
+            )
     return replace(config, **changes, model_config=model_config, layout=layout)
 
 

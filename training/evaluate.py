@@ -15,7 +15,6 @@ import json
 import sys
 from pathlib import Path
 
-
 from mgn.checkpoint import CheckpointError, load_any_checkpoint
 from mgn.data.llp import LLPLayout, load_annotations, load_split
 from mgn.export import read_prediction_csvs, write_prediction_csvs
@@ -26,8 +25,18 @@ from training.distributed import resolve_device
 
 __all__ = ["evaluate_checkpoint", "main"]
 
-def evaluate_checkpoint(model, layout: LLPLayout, split: str, *, gate: str = "global", batch_size: int = 256,
-                        device: str = "auto", csv_dir: str | Path | None = None, progress: bool = True) -> dict:  # fmt: skip
+
+def evaluate_checkpoint(
+    model,
+    layout: LLPLayout,
+    split: str,
+    *,
+    gate: str = "global",
+    batch_size: int = 256,
+    device: str = "auto",
+    csv_dir: str | Path | None = None,
+    progress: bool = True,
+) -> dict:
     """Scores (``{"segment": ..., "event": ...}``) of ``model`` on ``split``; optionally write prediction CSVs."""
     target = resolve_device(device)
     data = load_split(layout, split, pooled_visual=True, progress=progress)
@@ -59,11 +68,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--split", choices=("val", "test"), default="test")
     parser.add_argument("--json", help="write the scores as JSON here")
     parser.add_argument("--csv-dir", help="write the predictions in the official eval-CSV format here")
-    parser.add_argument("--gate", choices=("global", "modality"), default="global",
-                        help="segment gate: global_prob (HAN, MGN; official) or a_prob / v_prob (MA)")
+    parser.add_argument(
+        "--gate",
+        choices=("global", "modality"),
+        default="global",
+        help="segment gate: global_prob (HAN, MGN; official) or a_prob / v_prob (MA)",
+    )
     parser.add_argument("--arch", choices=("mgn", "han"), help="architecture (required for official .pt files)")
-    parser.add_argument("--official-config", default="{}",
-                        help='official MGN arguments as JSON, e.g. \'{"dim": 128, "unimodal_assign": "soft"}\'')
+    parser.add_argument(
+        "--official-config",
+        default="{}",
+        help='official MGN arguments as JSON, e.g. \'{"dim": 128, "unimodal_assign": "soft"}\'',
+    )
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--no-progress", action="store_true")
@@ -81,8 +97,16 @@ def main(argv: list[str] | None = None) -> int:
             title = f"{args.predictions} on {args.split}"
         else:
             model = load_any_checkpoint(args.checkpoint, args.arch, json.loads(args.official_config))
-            scores = evaluate_checkpoint(model, layout, args.split, gate=args.gate, batch_size=args.batch_size,
-                                         device=args.device, csv_dir=args.csv_dir, progress=not args.no_progress)  # fmt: skip
+            scores = evaluate_checkpoint(
+                model,
+                layout,
+                args.split,
+                gate=args.gate,
+                batch_size=args.batch_size,
+                device=args.device,
+                csv_dir=args.csv_dir,
+                progress=not args.no_progress,
+            )
             title = f"{args.checkpoint} on {args.split} (gate {args.gate})"
     except (FileNotFoundError, CheckpointError, WeightsMismatchError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)

@@ -103,7 +103,7 @@ class _Targets:
                 self.global_labels = labels * self.audio_labels
 
     def __call__(self, rows: Tensor):
-        pick = (lambda values: None if values is None else values[rows])  # noqa: E731
+        pick = lambda values: None if values is None else values[rows]  # noqa: E731
         return smoothed_targets(
             self.labels[rows],
             audio_smoothing=self.config.audio_smoothing,
@@ -177,8 +177,11 @@ def _prepare_run_dir(files: RunFiles, config: TrainConfig, resume: bool) -> None
 
 def _save_last(files: RunFiles, model: nn.Module, optimizer, scheduler, state: ResumeState, device) -> None:
     optimizer_tensors, optimizer_description = optimizer_to_flat(optimizer)
-    metadata = {**state.to_metadata(), "optimizer": optimizer_description,
-                "scheduler": json.dumps(scheduler.state_dict())}  # fmt: skip
+    metadata = {
+        **state.to_metadata(),
+        "optimizer": optimizer_description,
+        "scheduler": json.dumps(scheduler.state_dict()),
+    }
     save_checkpoint(files.last, model, metadata=metadata, extra={**optimizer_tensors, **capture_rng(device)})
     write_text_atomic(files.metrics, "".join(json.dumps(record) + "\n" for record in state.history))
 
@@ -186,8 +189,10 @@ def _save_last(files: RunFiles, model: nn.Module, optimizer, scheduler, state: R
 def _restore_last(files: RunFiles, config: TrainConfig, model: nn.Module, optimizer, scheduler, device) -> ResumeState:
     checkpoint = read_checkpoint(files.last, arch=config.model)
     if checkpoint.config != config.model_settings():
-        raise ValueError(f"{files.last} holds a model with config {checkpoint.config}, but {files.config} asks for "
-                         f"{config.model_settings()}")  # fmt: skip
+        raise ValueError(
+            f"{files.last} holds a model with config {checkpoint.config}, but {files.config} asks for "
+            f"{config.model_settings()}"
+        )
     load_weights_strict(model, checkpoint.state_dict, str(files.last))
     optimizer_from_flat(optimizer, checkpoint.extra, checkpoint.metadata["optimizer"])
     scheduler.load_state_dict(json.loads(checkpoint.metadata["scheduler"]))
@@ -246,8 +251,11 @@ def _train(config: TrainConfig, context: distributed.DistContext, *, resume: boo
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=config.lr_step_size, gamma=config.lr_gamma)
     torch.manual_seed(config.seed + context.rank)  # per-process noise (dropout, drop-path, Gumbel)
     state = _restore_last(files, config, model, optimizer, scheduler, device) if resume else ResumeState()
-    trained = DistributedDataParallel(model, device_ids=[device] if device.type == "cuda" else None) \
-        if context.distributed else model  # fmt: skip
+    trained = (
+        DistributedDataParallel(model, device_ids=[device] if device.type == "cuda" else None)
+        if context.distributed
+        else model
+    )
     weights = _loss_weights(config)
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.amp == "bf16")
 
@@ -258,16 +266,26 @@ def _train(config: TrainConfig, context: distributed.DistContext, *, resume: boo
             batches = [rows for rows in batches if len(rows) >= context.world_size]
         model.train()
         running = _RunningTerms()
-        bar = tqdm(total=len(batches), initial=state.step_in_epoch, desc=f"epoch {epoch + 1}/{config.epochs}",
-                   unit="step", disable=not progress, dynamic_ncols=True)  # fmt: skip
+        bar = tqdm(
+            total=len(batches),
+            initial=state.step_in_epoch,
+            desc=f"epoch {epoch + 1}/{config.epochs}",
+            unit="step",
+            disable=not progress,
+            dynamic_ncols=True,
+        )
         for step in range(state.step_in_epoch, len(batches)):
             global_rows = batches[step]
             rows = global_rows[context.rank :: context.world_size].to(device)
             with autocast:
                 output = trained(inputs["audio"][rows], inputs["visual"][rows], inputs["visual_st"][rows])
-                terms = parser_loss(output, targets(rows), weights,
-                                    contrastive_temperature=config.contrastive_temperature,
-                                    contrastive_smoothing=config.contrastive_smoothing)  # fmt: skip
+                terms = parser_loss(
+                    output,
+                    targets(rows),
+                    weights,
+                    contrastive_temperature=config.contrastive_temperature,
+                    contrastive_smoothing=config.contrastive_smoothing,
+                )
             # Under DDP, gradients are averaged over processes: re-weight the batch means so that the average equals
             # the single-process gradient of the global batch, also for unequal shards.
             loss = weighted_total(terms, weights, batch_scale=len(rows) * context.world_size / len(global_rows))
@@ -275,7 +293,8 @@ def _train(config: TrainConfig, context: distributed.DistContext, *, resume: boo
             if not math.isfinite(loss_value):
                 clips = ", ".join(train_split.filenames[global_rows.numpy()][:4])
                 raise TrainingDiverged(
-                    f"loss is {loss_value} at epoch {epoch + 1}, step {step + 1} (global step {state.global_step + 1}), "
+                    f"loss is {loss_value} at epoch {epoch + 1}, step {step + 1} "
+                    f"(global step {state.global_step + 1}), "
                     f"batch of {len(global_rows)} clips starting {clips}; the last good checkpoint is kept in "
                     f"{files.last if files.last.exists() else files.root}"
                 )
@@ -293,8 +312,12 @@ def _train(config: TrainConfig, context: distributed.DistContext, *, resume: boo
         running.flush_into(state)
         learning_rate = optimizer.param_groups[0]["lr"]
         scheduler.step()
-        record = {"epoch": epoch + 1, "lr": learning_rate, "steps": state.running_steps,
-                  "train_loss": {name: total / max(1, state.running_steps) for name, total in state.running.items()}}  # fmt: skip
+        record = {
+            "epoch": epoch + 1,
+            "lr": learning_rate,
+            "steps": state.running_steps,
+            "train_loss": {name: total / max(1, state.running_steps) for name, total in state.running.items()},
+        }
         state.epoch, state.step_in_epoch, state.running, state.running_steps = epoch + 1, 0, {}, 0
         if context.is_main:
             record["val"] = _validate(model, val_split, config, device)
@@ -317,10 +340,12 @@ def _train(config: TrainConfig, context: distributed.DistContext, *, resume: boo
 
 def _epoch_line(record: dict[str, Any]) -> str:
     seg, event = record["val"]["segment"], record["val"]["event"]
-    return (f"epoch {record['epoch']}: loss {record['train_loss'].get('total', math.nan):.4f}, lr {record['lr']:.1e}, "
-            f"val segment A {seg['audio']:.1f} V {seg['visual']:.1f} AV {seg['audio_visual']:.1f} "
-            f"Type {seg['type']:.1f} Event {seg['event']:.1f} | event-level Type {event['type']:.1f}"
-            f"{' (best)' if record['best'] else ''}")  # fmt: skip
+    return (
+        f"epoch {record['epoch']}: loss {record['train_loss'].get('total', math.nan):.4f}, lr {record['lr']:.1e}, "
+        f"val segment A {seg['audio']:.1f} V {seg['visual']:.1f} AV {seg['audio_visual']:.1f} "
+        f"Type {seg['type']:.1f} Event {seg['event']:.1f} | event-level Type {event['type']:.1f}"
+        f"{' (best)' if record['best'] else ''}"
+    )
 
 
 def _final_test(files: RunFiles, config: TrainConfig, layout, device: torch.device, progress: bool) -> dict | None:
@@ -331,8 +356,14 @@ def _final_test(files: RunFiles, config: TrainConfig, layout, device: torch.devi
     model = load_checkpoint(files.best, arch=config.model).to(device)
     scores = _validate(model, test_split, config, device)
     best_epoch = int(read_checkpoint(files.best).metadata.get("epoch", 0))
-    result = {"checkpoint": files.best.name, "best_epoch": best_epoch, "split": "test", "gate": config.gate,
-              "clips": len(test_split), **scores}  # fmt: skip
+    result = {
+        "checkpoint": files.best.name,
+        "best_epoch": best_epoch,
+        "split": "test",
+        "gate": config.gate,
+        "clips": len(test_split),
+        **scores,
+    }
     write_text_atomic(files.test_results, json.dumps(result, indent=2) + "\n")
     if progress:
         tqdm.write(format_table(scores, title=f"{config.model.upper()} best epoch {best_epoch}, test split"))

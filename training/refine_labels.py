@@ -31,9 +31,9 @@ from training.refinement import draw_partners, estimate_modality_labels, save_re
 __all__ = ["main", "refine", "truth_agreement"]
 
 
-
-def refine(model, split: Split, *, seed: int = 2, batch_size: int = 256, device: str = "auto",
-           progress: bool = True) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:  # fmt: skip
+def refine(
+    model, split: Split, *, seed: int = 2, batch_size: int = 256, device: str = "auto", progress: bool = True
+) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
     """(audio_labels, visual_labels, audit arrays) for ``split`` from ``model``'s swap test."""
     target = resolve_device(device)
     partners = draw_partners(split.labels, np.random.default_rng(seed))
@@ -87,25 +87,33 @@ def main(argv: list[str] | None = None) -> int:
             raise FileNotFoundError(f"data directory not found: {layout.root}")
         model = load_any_checkpoint(args.checkpoint, args.arch)
         split = load_split(layout, args.split, pooled_visual=True, progress=not args.no_progress)
-        audio_labels, visual_labels, audit = refine(model, split, seed=args.seed, batch_size=args.batch_size,
-                                                    device=args.device, progress=not args.no_progress)  # fmt: skip
+        audio_labels, visual_labels, audit = refine(
+            model, split, seed=args.seed, batch_size=args.batch_size, device=args.device, progress=not args.no_progress
+        )
     except (FileNotFoundError, FileExistsError, CheckpointError, WeightsMismatchError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     weak = split.labels > 0.5
     removed_audio = (weak & (audio_labels == 0)).sum(axis=0)  # (C,) per class
     removed_visual = (weak & (visual_labels == 0)).sum(axis=0)
-    info = {"checkpoint": str(args.checkpoint), "seed": args.seed,
-            "removed_audio": removed_audio.tolist(), "removed_visual": removed_visual.tolist()}  # fmt: skip
+    info = {
+        "checkpoint": str(args.checkpoint),
+        "seed": args.seed,
+        "removed_audio": removed_audio.tolist(),
+        "removed_visual": removed_visual.tolist(),
+    }
     truth = layout.resolve(TRUTH_FILENAME)
     if truth.is_file():
         info["synthetic_truth_agreement"] = truth_agreement(truth, split, audio_labels, visual_labels)
     save_refined_labels(out, split, audio_labels, visual_labels, extra=audit, info=info)
     print(f"{'class':<24} {'weak':>6} {'-> audio-only':>14} {'-> visual-only':>15}")
     for index, name in enumerate(CLASSES):
-        print(f"{name:<24} {int(weak[:, index].sum()):>6} {int(removed_visual[index]):>14} {int(removed_audio[index]):>15}")
-    print(f"total: {int(weak.sum())} weak labels, {int(removed_visual.sum())} judged audio-only, "
-          f"{int(removed_audio.sum())} judged visual-only -> {out}")  # fmt: skip
+        counts = (int(weak[:, index].sum()), int(removed_visual[index]), int(removed_audio[index]))
+        print(f"{name:<24} {counts[0]:>6} {counts[1]:>14} {counts[2]:>15}")
+    print(
+        f"total: {int(weak.sum())} weak labels, {int(removed_visual.sum())} judged audio-only, "
+        f"{int(removed_audio.sum())} judged visual-only -> {out}"
+    )
     if "synthetic_truth_agreement" in info:
         print("agreement with the synthetic ground truth:", json.dumps(info["synthetic_truth_agreement"]))
     return 0

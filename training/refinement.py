@@ -6,8 +6,10 @@ no weak label with it, and run the trained model on (A_n, V_n), on (A_n, V_m) (v
 original pass against the weak labels, err^m_c = 1 - mean_n [(p^m_nc > 0.5) = y_nc], and r^m_c = err^m_c / max_k
 err^m_k, a weak label c of clip n is
 
-* removed from the **visual** labels (judged audio-only) iff p^v_c(A_m, V_n) < 0.5 r^v_c and p^a_c(A_m, V_n) < 0.5 r^v_c;
-* removed from the **audio** labels (judged visual-only) iff p^a_c(A_n, V_m) < 0.5 r^a_c and p^v_c(A_n, V_m) < 0.5 r^a_c.
+* removed from the **visual** labels (judged audio-only) iff
+  p^v_c(A_m, V_n) < 0.5 r^v_c and p^a_c(A_m, V_n) < 0.5 r^v_c;
+* removed from the **audio** labels (judged visual-only) iff
+  p^a_c(A_n, V_m) < 0.5 r^a_c and p^v_c(A_n, V_m) < 0.5 r^a_c.
 
 A class whose error rate is 0 is never flipped. Refined labels are saved as ``.npz`` keyed by filename (not by row).
 """
@@ -83,8 +85,10 @@ def draw_partners(labels: np.ndarray, rng: np.random.Generator, max_rounds: int 
             return partners
         partners[clash] = rng.integers(0, count, size=int(clash.sum()))
     stuck = np.flatnonzero((binary & binary[partners]).any(axis=1))
-    raise ValueError(f"{len(stuck)} clips found no partner without a shared label in {max_rounds} draws "
-                     f"(e.g. row {stuck[0]}): is one class in nearly every clip?")  # fmt: skip
+    raise ValueError(
+        f"{len(stuck)} clips found no partner without a shared label in {max_rounds} draws "
+        f"(e.g. row {stuck[0]}): is one class in nearly every clip?"
+    )
 
 
 @dataclass
@@ -100,8 +104,15 @@ class SwapTest:
     v_prob_audio_swapped: np.ndarray
 
 
-def swap_test(model: nn.Module, split: Split, partners: np.ndarray, *, batch_size: int = 256,
-              device: torch.device | str | None = None, progress: bool = True) -> SwapTest:  # fmt: skip
+def swap_test(
+    model: nn.Module,
+    split: Split,
+    partners: np.ndarray,
+    *,
+    batch_size: int = 256,
+    device: torch.device | str | None = None,
+    progress: bool = True,
+) -> SwapTest:
     """Run the three forward passes of MA's swap test over a (training) split."""
     original = predict(model, split, batch_size=batch_size, device=device, progress=progress)
     swapped = {}
@@ -142,17 +153,35 @@ def estimate_modality_labels(test: SwapTest, labels: np.ndarray) -> tuple[np.nda
     return audio_labels, visual_labels, {"threshold_audio": threshold_a, "threshold_visual": threshold_v}
 
 
-def save_refined_labels(path: str | Path, split: Split, audio_labels: np.ndarray, visual_labels: np.ndarray,
-                        *, extra: dict[str, np.ndarray] | None = None, info: dict | None = None) -> Path:  # fmt: skip
+def save_refined_labels(
+    path: str | Path,
+    split: Split,
+    audio_labels: np.ndarray,
+    visual_labels: np.ndarray,
+    *,
+    extra: dict[str, np.ndarray] | None = None,
+    info: dict | None = None,
+) -> Path:
     """Write a refined-labels ``.npz`` (keyed by filename, with the split's fingerprint)."""
     path = Path(path)
     labels = (split.labels > 0.5).astype(np.uint8)
-    meta = {"format": REFINED_LABELS_FORMAT, "split": split.name, "clips": len(split),
-            "fingerprint": split_fingerprint(split.filenames, labels), **(info or {})}  # fmt: skip
+    meta = {
+        "format": REFINED_LABELS_FORMAT,
+        "split": split.name,
+        "clips": len(split),
+        "fingerprint": split_fingerprint(split.filenames, labels),
+        **(info or {}),
+    }
     with atomic_path(path) as temporary, open(temporary, "wb") as stream:
-        np.savez_compressed(stream, filenames=np.asarray(split.filenames, dtype=str), labels=labels,
-                            audio_labels=audio_labels.astype(np.uint8), visual_labels=visual_labels.astype(np.uint8),
-                            meta=np.array(json.dumps(meta)), **(extra or {}))  # fmt: skip
+        np.savez_compressed(
+            stream,
+            filenames=np.asarray(split.filenames, dtype=str),
+            labels=labels,
+            audio_labels=audio_labels.astype(np.uint8),
+            visual_labels=visual_labels.astype(np.uint8),
+            meta=np.array(json.dumps(meta)),
+            **(extra or {}),
+        )
     return path
 
 
@@ -186,8 +215,10 @@ def load_refined_labels(path: str | Path, split: Split) -> RefinedLabels:
     weak = (split.labels > 0.5).astype(np.uint8)
     if not np.array_equal(data["labels"][order], weak):
         differing = np.flatnonzero((data["labels"][order] != weak).any(axis=1))
-        raise RefinedLabelsError(f"{path} was made for another dataset: the weak labels of {len(differing)} clips differ "
-                                 f"from {split.name} (e.g. {split.filenames[differing[0]]!r})")  # fmt: skip
+        raise RefinedLabelsError(
+            f"{path} was made for another dataset: the weak labels of {len(differing)} clips differ "
+            f"from {split.name} (e.g. {split.filenames[differing[0]]!r})"
+        )
     audio_labels, visual_labels = data["audio_labels"][order], data["visual_labels"][order]
     if ((audio_labels > weak) | (visual_labels > weak)).any():
         raise RefinedLabelsError(f"{path}: refined labels must be a subset of the weak labels")

@@ -63,7 +63,9 @@ class ResumeState:
     def from_metadata(cls, metadata: dict[str, str]) -> ResumeState:
         values = json.loads(metadata["resume"])
         best = values.pop("best_score")
-        return cls(**values, best_score=float("-inf") if best is None else best, history=json.loads(metadata["history"]))
+        return cls(
+            **values, best_score=float("-inf") if best is None else best, history=json.loads(metadata["history"])
+        )
 
 
 def optimizer_to_flat(optimizer: torch.optim.Optimizer) -> tuple[dict[str, Tensor], str]:

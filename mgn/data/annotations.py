@@ -109,8 +109,10 @@ def _read_table(csv_path: str | Path, columns: Sequence[str]) -> pd.DataFrame:
     missing = [name for name in columns if name not in header]
     if missing or len(set(header)) != len(header):
         hint = " (is the file tab-separated?)" if len(header) == 1 else ""
-        raise LLPFormatError(f"{path}, line 1: missing or repeated column(s) {missing}{hint}; expected header "
-                             f"{list(columns)}, found {header}")  # fmt: skip
+        raise LLPFormatError(
+            f"{path}, line 1: missing or repeated column(s) {missing}{hint}; expected header "
+            f"{list(columns)}, found {header}"
+        )
     table = cells.iloc[1:].set_axis(header, axis="columns").loc[:, list(columns)]
     table.index = pd.RangeIndex(FIRST_DATA_LINE, FIRST_DATA_LINE + len(table), name="line")
     return table
@@ -297,8 +299,9 @@ def find_ignored_rows(dense: pd.DataFrame, clip_filenames: Iterable[str], source
         if event_label not in CLASS_TO_INDEX:
             reasons.append(f"unknown class {event_label!r}")
         if reasons:
-            ignored.append(IgnoredRow(str(source), int(line), filename, int(onset), int(offset), event_label,
-                                      tuple(reasons)))  # fmt: skip
+            ignored.append(
+                IgnoredRow(str(source), int(line), filename, int(onset), int(offset), event_label, tuple(reasons))
+            )
     return ignored
 
 

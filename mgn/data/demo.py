@@ -34,8 +34,15 @@ DEMO_VIDEOS = "video"
 DEMO_MANIFEST = "demo.json"
 
 
-def build_demo_assets(data_root: str | Path, checkpoint: str | Path, out_dir: str | Path, *, split: str = "test",
-                      clips: int = 40, progress: bool = True) -> dict:  # fmt: skip
+def build_demo_assets(
+    data_root: str | Path,
+    checkpoint: str | Path,
+    out_dir: str | Path,
+    *,
+    split: str = "test",
+    clips: int = 40,
+    progress: bool = True,
+) -> dict:
     """Pack the first ``clips`` clips of ``split``, render their videos and copy the checkpoint into ``out_dir``.
 
     Returns the manifest written to ``out_dir/demo.json`` (file names, clip count, sizes in bytes).
@@ -57,8 +64,12 @@ def build_demo_assets(data_root: str | Path, checkpoint: str | Path, out_dir: st
     save_split_pack(out_dir / DEMO_PACK, subset, meta={"source_split": split, "synthetic": generator})
     shutil.copyfile(checkpoint, out_dir / DEMO_CHECKPOINT)
     for index in tqdm(range(clips), desc="rendering demo videos", unit="clip", disable=not progress):
-        render_clip(videos / f"{subset.video_ids[index]}.mp4", subset.gt_audio[index], subset.gt_visual[index],
-                    title=str(subset.filenames[index]))  # fmt: skip
+        render_clip(
+            videos / f"{subset.video_ids[index]}.mp4",
+            subset.gt_audio[index],
+            subset.gt_visual[index],
+            title=str(subset.filenames[index]),
+        )
     files = [out_dir / DEMO_PACK, out_dir / DEMO_CHECKPOINT, *sorted(videos.glob("*.mp4"))]
     manifest = {
         "pack": DEMO_PACK,
@@ -82,8 +93,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
     try:
-        manifest = build_demo_assets(args.data, args.checkpoint, args.out, split=args.split, clips=args.clips,
-                                     progress=not args.no_progress)  # fmt: skip
+        manifest = build_demo_assets(
+            args.data, args.checkpoint, args.out, split=args.split, clips=args.clips, progress=not args.no_progress
+        )
     except (FileNotFoundError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

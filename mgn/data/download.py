@@ -14,10 +14,7 @@ downloaded here: they are the ``feats`` folder of the Google-Drive archive linke
 from __future__ import annotations
 
 import argparse
-import hashlib
-import os
 import sys
-import tempfile
 import urllib.error
 import urllib.request
 import warnings
@@ -27,6 +24,7 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from mgn.data.annotations import LLPFormatError, read_dense_annotations, read_weak_labels
+from mgn.io import atomic_path, file_sha256
 
 __all__ = [
     "ANNOTATION_FILES",
@@ -51,9 +49,10 @@ ANNOTATION_FILES = {
     "AVVP_dataset_full.csv": (read_weak_labels, "89f112ffc602279c87cc2b2040c4cd42eaf163a9d7e61cf4e74250a343d21e56"),
     EVAL_AUDIO: (read_dense_annotations, "d5435664668bec6e7eafb39059d2f424ed2682f6b55395262fc3cb691b7d0778"),
     "AVVP_eval_visual.csv": (
-        read_dense_annotations, "e2274af694f3f27e38b840e0cd91a9d8d9ac85280f193e90828d26b22db69abe"
+        read_dense_annotations,
+        "e2274af694f3f27e38b840e0cd91a9d8d9ac85280f193e90828d26b22db69abe",
     ),
-}  # fmt: skip
+}
 # The MGN repository's AVVP_eval_audio.csv (git blob 920d360): 3 rows differ from the fixed copy (REFERENCE 1.7).
 OLD_EVAL_AUDIO_SHA256 = "249122f65501d8d611c0027a48643798fe622bedee60f7e6224b5a8e3c02f886"
 AUDIO_EVAL_VERSIONS = ("fixed", "old")
@@ -66,14 +65,6 @@ class DownloadError(RuntimeError):
 
 class DownloadWarning(UserWarning):
     """A downloaded file parses fine but differs from the recorded sha256 (upstream may have changed it)."""
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(_CHUNK_BYTES), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _fetch(url: str, target: Path, *, timeout: float, progress: bool) -> None:
@@ -94,32 +85,30 @@ def _fetch(url: str, target: Path, *, timeout: float, progress: bool) -> None:
         raise DownloadError(f"download of {url} failed ({error!r}); {manual}") from None
 
 
-def _download_one(name: str, url: str, expected_sha256: str, dest: Path, *, timeout: float, progress: bool,
-                  overwrite: bool) -> Path:  # fmt: skip
+def _download_one(
+    name: str, url: str, expected_sha256: str, dest: Path, *, timeout: float, progress: bool, overwrite: bool
+) -> Path:
     target = dest / name
-    if target.is_file() and _sha256(target) == expected_sha256:
+    if target.is_file() and file_sha256(target) == expected_sha256:
         return target  # already the expected file: nothing to fetch
-    handle, staging_name = tempfile.mkstemp(prefix=f".{name}.", suffix=".part", dir=dest)
-    os.close(handle)
-    staging = Path(staging_name)
-    try:
+    with atomic_path(target) as staging:  # the target changes only once the download is complete and checked
         _fetch(url, staging, timeout=timeout, progress=progress)
         reader = ANNOTATION_FILES[name][0]
         try:
             reader(staging)
         except LLPFormatError as error:
             raise DownloadError(f"{url} is not the expected LLP CSV: {error}") from None
-        actual_sha256 = _sha256(staging)
+        actual_sha256 = file_sha256(staging)
         if actual_sha256 != expected_sha256:
-            message = (f"{url}: sha256 {actual_sha256} differs from the recorded {expected_sha256} (the file parses "
-                       "fine; upstream may have changed it)")  # fmt: skip
+            message = (
+                f"{url}: sha256 {actual_sha256} differs from the recorded {expected_sha256} (the file parses "
+                "fine; upstream may have changed it)"
+            )
             warnings.warn(DownloadWarning(message), stacklevel=3)
-        if target.exists() and not overwrite and _sha256(target) != actual_sha256:
-            raise FileExistsError(f"{target} exists and differs from {url}; pass overwrite=True (--overwrite) "
-                                  "to replace it")  # fmt: skip
-        os.replace(staging, target)
-    finally:
-        staging.unlink(missing_ok=True)
+        if target.exists() and not overwrite and file_sha256(target) != actual_sha256:
+            raise FileExistsError(
+                f"{target} exists and differs from {url}; pass overwrite=True (--overwrite) to replace it"
+            )
     return target
 
 
@@ -171,16 +160,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m mgn.data.download", description=__doc__.split("\n\n")[0])
     parser.add_argument("--dest", type=Path, default=Path("data"), help="target folder (default: data)")
     parser.add_argument("--base-url", default=AVVP_BASE_URL, help="folder URL of the CSVs")
-    parser.add_argument("--audio-eval", choices=AUDIO_EVAL_VERSIONS, default="fixed",
-                        help="fixed: AVVP repository (2024); old: MGN repository, as in the published numbers")
+    parser.add_argument(
+        "--audio-eval",
+        choices=AUDIO_EVAL_VERSIONS,
+        default="fixed",
+        help="fixed: AVVP repository (2024); old: MGN repository, as in the published numbers",
+    )
     parser.add_argument("--timeout", type=float, default=30, help="seconds per connection / read (default: 30)")
     parser.add_argument("--overwrite", action="store_true", help="replace existing files that differ")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bars")
     args = parser.parse_args(argv)
     try:
-        written = download_annotations(args.dest, base_url=args.base_url, timeout=args.timeout,
-                                       progress=not args.no_progress, overwrite=args.overwrite,
-                                       audio_eval=args.audio_eval)  # fmt: skip
+        written = download_annotations(
+            args.dest,
+            base_url=args.base_url,
+            timeout=args.timeout,
+            progress=not args.no_progress,
+            overwrite=args.overwrite,
+            audio_eval=args.audio_eval,
+        )
     except (DownloadError, FileExistsError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

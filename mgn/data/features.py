@@ -253,11 +253,19 @@ def load_feature_arrays_cached(
     try:
         cache_dir.mkdir(parents=True, exist_ok=True)
     except OSError as error:
-        raise OSError(f"cannot create the feature cache folder {cache_dir} ({error}); choose another cache_dir") from None
+        raise OSError(
+            f"cannot create the feature cache folder {cache_dir} ({error}); choose another cache_dir"
+        ) from None
     staging = Path(tempfile.mkdtemp(prefix=f".tmp-{entry.name}-", dir=cache_dir))
     try:
-        arrays = load_feature_arrays(paths, pooled_visual=pooled_visual, out_dir=staging, progress=progress,
-                                     description=f"caching {name} features", num_workers=num_workers)  # fmt: skip
+        arrays = load_feature_arrays(
+            paths,
+            pooled_visual=pooled_visual,
+            out_dir=staging,
+            progress=progress,
+            description=f"caching {name} features",
+            num_workers=num_workers,
+        )
         del arrays  # close the writable maps before the rename
         (staging / "meta.json").write_text(json.dumps({"scope": scope, "pooled_visual": pooled_visual, "key": key}))
         if entry.exists():  # a damaged entry with this key (a good one was returned above)

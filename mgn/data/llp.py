@@ -10,7 +10,6 @@ Notation: N clips, C = 25 classes, T = 10 one-second segments, F = 80 frames.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import warnings
@@ -43,6 +42,7 @@ from mgn.data.features import (
     pool_frames,
     read_feature_file,
 )
+from mgn.io import file_sha256
 from mgn.labels import NUM_CLASSES, NUM_SEGMENTS
 
 __all__ = [
@@ -204,8 +204,9 @@ def _read_annotations(layout: LLPLayout, split: str) -> Annotations:
         dense = read_dense_annotations(path)
         ground_truth[modality] = dense_ground_truth(filenames, dense)  # (N, C, T)
         ignored.extend(find_ignored_rows(dense, dense_clips, path))
-    return Annotations(split, filenames, video_ids, labels, ground_truth["audio"], ground_truth["visual"],
-                       tuple(ignored))  # fmt: skip
+    return Annotations(
+        split, filenames, video_ids, labels, ground_truth["audio"], ground_truth["visual"], tuple(ignored)
+    )
 
 
 def _warn_ignored(annotations: Annotations, stacklevel: int) -> None:
@@ -301,12 +302,17 @@ class Split:
         def take(array: np.ndarray | None) -> np.ndarray | None:
             return None if array is None else np.ascontiguousarray(array[rows])
 
-        return Split(self.name, self.filenames[rows], self.video_ids[rows], take(self.labels), take(self.audio),
-                     take(self.visual), take(self.visual_st), take(self.gt_audio), take(self.gt_visual))  # fmt: skip
-
-
-def _file_sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+        return Split(
+            self.name,
+            self.filenames[rows],
+            self.video_ids[rows],
+            take(self.labels),
+            take(self.audio),
+            take(self.visual),
+            take(self.visual_st),
+            take(self.gt_audio),
+            take(self.gt_visual),
+        )
 
 
 def load_split(
@@ -341,12 +347,32 @@ def load_split(
     _warn_ignored(annotations, stacklevel=2)
     paths = {m: [layout.feature_path(m, video_id) for video_id in annotations.video_ids] for m in MODALITIES}
     if cache:
-        extra_key = f"{_file_sha256(layout.split_csv(split))}\n{layout.fingerprint()}"
-        arrays = load_feature_arrays_cached(paths, cache_dir or layout.resolve(CACHE_DIRNAME), split,
-                                            pooled_visual=pooled_visual, extra_key=extra_key, progress=progress,
-                                            num_workers=num_workers)  # fmt: skip
+        extra_key = f"{file_sha256(layout.split_csv(split))}\n{layout.fingerprint()}"
+        arrays = load_feature_arrays_cached(
+            paths,
+            cache_dir or layout.resolve(CACHE_DIRNAME),
+            split,
+            pooled_visual=pooled_visual,
+            extra_key=extra_key,
+            progress=progress,
+            num_workers=num_workers,
+        )
     else:
-        arrays = load_feature_arrays(paths, pooled_visual=pooled_visual, progress=progress,
-                                     description=f"loading {split} features", num_workers=num_workers)  # fmt: skip
-    return Split(split, annotations.filenames, annotations.video_ids, annotations.labels, arrays["audio"],
-                 arrays["visual"], arrays["visual_st"], annotations.gt_audio, annotations.gt_visual)  # fmt: skip
+        arrays = load_feature_arrays(
+            paths,
+            pooled_visual=pooled_visual,
+            progress=progress,
+            description=f"loading {split} features",
+            num_workers=num_workers,
+        )
+    return Split(
+        split,
+        annotations.filenames,
+        annotations.video_ids,
+        annotations.labels,
+        arrays["audio"],
+        arrays["visual"],
+        arrays["visual_st"],
+        annotations.gt_audio,
+        annotations.gt_visual,
+    )

@@ -63,8 +63,9 @@ def load_split_pack(path: str | Path) -> Split:
         with np.load(path, allow_pickle=False) as archive:
             meta = json.loads(str(archive["meta"])) if "meta" in archive.files else {}
             if meta.get("format") != PACK_FORMAT:
-                raise SplitPackError(f"{path} is not a split pack (format {meta.get('format')!r}, expected "
-                                     f"{PACK_FORMAT!r})")  # fmt: skip
+                raise SplitPackError(
+                    f"{path} is not a split pack (format {meta.get('format')!r}, expected {PACK_FORMAT!r})"
+                )
             missing = [name for name in _ARRAYS if name not in archive.files]
             if missing:
                 raise SplitPackError(f"{path}: missing arrays {missing}")
@@ -75,8 +76,16 @@ def load_split_pack(path: str | Path) -> Split:
         raise SplitPackError(f"{path} is not a readable split pack: {error}") from error
     filenames = arrays["filenames"]
     try:
-        return Split(meta.get("split", path.stem), filenames, np.array([name[:VIDEO_ID_LENGTH] for name in filenames]),
-                     arrays["labels"], arrays["audio"], arrays["visual"], arrays["visual_st"], arrays["gt_audio"],
-                     arrays["gt_visual"])  # fmt: skip
+        return Split(
+            meta.get("split", path.stem),
+            filenames,
+            np.array([name[:VIDEO_ID_LENGTH] for name in filenames]),
+            arrays["labels"],
+            arrays["audio"],
+            arrays["visual"],
+            arrays["visual_st"],
+            arrays["gt_audio"],
+            arrays["gt_visual"],
+        )
     except ValueError as error:
         raise SplitPackError(f"{path}: {error}") from error

@@ -140,8 +140,14 @@ def _polygon(shape: str, cx: float, cy: float, radius: float) -> list[tuple[floa
     return points
 
 
-def _draw_object(draw: ImageDraw.ImageDraw, class_index: int, slot: int, time_s: float, config: RenderConfig,
-                 font: ImageFont.ImageFont) -> None:
+def _draw_object(
+    draw: ImageDraw.ImageDraw,
+    class_index: int,
+    slot: int,
+    time_s: float,
+    config: RenderConfig,
+    font: ImageFont.ImageFont,
+) -> None:
     style = class_style(class_index)
     left, top, right, bottom = object_box(slot, config)
     radius = (right - left) / 2
@@ -171,8 +177,9 @@ def _wrap(text: str, font: ImageFont.ImageFont, max_width: float) -> list[str]:
     return lines
 
 
-def _draw_chrome(draw: ImageDraw.ImageDraw, time_s: float, config: RenderConfig, font: ImageFont.ImageFont,
-                 title: str | None) -> None:
+def _draw_chrome(
+    draw: ImageDraw.ImageDraw, time_s: float, config: RenderConfig, font: ImageFont.ImageFont, title: str | None
+) -> None:
     """Clock and segment counter (top), segment bar with the current segment lit (bottom)."""
     segment = _segment_at(time_s)
     draw.text((4, 3), f"{time_s:4.1f} s  seg {segment + 1}/{NUM_SEGMENTS}", fill=_TEXT, font=font)
@@ -185,8 +192,9 @@ def _draw_chrome(draw: ImageDraw.ImageDraw, time_s: float, config: RenderConfig,
         draw.rectangle((index * cell + 2, top, (index + 1) * cell - 2, config.height - 4), fill=fill)
 
 
-def draw_frame(time_s: float, gt_visual_row: np.ndarray, config: RenderConfig = RenderConfig(),
-               title: str | None = None) -> np.ndarray:
+def draw_frame(
+    time_s: float, gt_visual_row: np.ndarray, config: RenderConfig = RenderConfig(), title: str | None = None
+) -> np.ndarray:
     """The picture at ``time_s`` seconds: objects of the classes visible in that segment. ``(H, W, 3)`` uint8."""
     visible = _check_row(gt_visual_row, "gt_visual_row")
     image = Image.new("RGB", (config.width, config.height), _BACKGROUND)
@@ -241,7 +249,8 @@ def synthesize_audio(gt_audio_row: np.ndarray, config: RenderConfig = RenderConf
     for class_index in np.flatnonzero(audible.any(axis=1)):
         style = class_style(int(class_index))
         track = track + _CLASS_LEVEL * _activity(audible[class_index], config.sample_rate) * _waveform(
-            style, times, tone_noise)
+            style, times, tone_noise
+        )
     return np.clip(track, -1, 1).astype(np.float32)
 
 
@@ -292,10 +301,21 @@ def render_clip(
             threads=1,
             temp_audiofile=str(Path(scratch) / "audio.m4a"),
             ffmpeg_params=[
-                "-pix_fmt", "yuv420p", "-crf", str(config.crf),
-                "-fflags", "+bitexact", "-flags:v", "+bitexact", "-flags:a", "+bitexact", "-map_metadata", "-1",
-                "-movflags", "+faststart",
-            ],  # fmt: skip
+                "-pix_fmt",
+                "yuv420p",
+                "-crf",
+                str(config.crf),
+                "-fflags",
+                "+bitexact",
+                "-flags:v",
+                "+bitexact",
+                "-flags:a",
+                "+bitexact",
+                "-map_metadata",
+                "-1",
+                "-movflags",
+                "+faststart",
+            ],
             logger=None,
         )
     video.close()

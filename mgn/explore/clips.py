@@ -311,4 +311,3 @@ def display_frame(table: pd.DataFrame) -> pd.DataFrame:
     columns = [column for column in DISPLAY_COLUMNS if column in table.columns]
     frame = table[columns].round(_DISPLAY_DECIMALS).rename(columns=DISPLAY_COLUMNS)
     return frame.reset_index(drop=True)
-

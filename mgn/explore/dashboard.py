@@ -176,25 +176,49 @@ def per_class_figure(frame: pd.DataFrame) -> go.Figure:
     for modality in PER_CLASS_MODALITIES:
         title = METRIC_TITLES[modality]  # "Audio", "Visual", "Audio-Visual"
         counts = [[int(gt), int(pred)] for gt, pred in zip(frame[f"gt_{modality}"], frame[f"pred_{modality}"])]
-        traces.append({
-            "type": "bar", "orientation": "h", "name": title, "y": names, "x": _plain(frame[f"{modality}_f"]),
-            "customdata": counts, "marker": {"color": MODALITY_COLORS[modality]}, "texttemplate": "%{x:.1f}",
-            "textposition": "outside", "textfont": {"size": 9}, "cliponaxis": False,
-            "meta": {"role": "per_class", "modality": modality},
-            "hovertemplate": f"<b>%{{y}}</b> · {title}<br>F = %{{x:.1f}} %<br>"
-                             "GT segments: %{customdata[0]}<br>predicted segments: %{customdata[1]}<extra></extra>",
-        })  # fmt: skip
+        traces.append(
+            {
+                "type": "bar",
+                "orientation": "h",
+                "name": title,
+                "y": names,
+                "x": _plain(frame[f"{modality}_f"]),
+                "customdata": counts,
+                "marker": {"color": MODALITY_COLORS[modality]},
+                "texttemplate": "%{x:.1f}",
+                "textposition": "outside",
+                "textfont": {"size": 9},
+                "cliponaxis": False,
+                "meta": {"role": "per_class", "modality": modality},
+                "hovertemplate": f"<b>%{{y}}</b> · {title}<br>F = %{{x:.1f}} %<br>"
+                "GT segments: %{customdata[0]}<br>predicted segments: %{customdata[1]}<extra></extra>",
+            }
+        )
     layout = {
-        "barmode": "group", "bargap": 0.25, "bargroupgap": 0.05, "height": 140 + 30 * len(names),
-        "title": {"text": "<b>Per-class segment-level F</b> <span style='font-size:12px'>(TP / FP / FN pooled over the "
-                          "split; no bar: no GT or predicted segment)</span>", "x": 0.01},
-        "xaxis": {"title": {"text": "F (%)"}, "range": [0, 105], "tickvals": list(range(0, 101, 20)),
-                  "gridcolor": "#e5e5e5", "zeroline": False},
+        "barmode": "group",
+        "bargap": 0.25,
+        "bargroupgap": 0.05,
+        "height": 140 + 30 * len(names),
+        "title": {
+            "text": "<b>Per-class segment-level F</b> <span style='font-size:12px'>(TP / FP / FN pooled over the "
+            "split; no bar: no GT or predicted segment)</span>",
+            "x": 0.01,
+        },
+        "xaxis": {
+            "title": {"text": "F (%)"},
+            "range": [0, 105],
+            "tickvals": list(range(0, 101, 20)),
+            "gridcolor": "#e5e5e5",
+            "zeroline": False,
+        },
         "yaxis": {"categoryorder": "array", "categoryarray": names, "autorange": "reversed", "automargin": True},
         "legend": {"orientation": "h", "x": 0, "y": 1, "yanchor": "bottom"},
-        "margin": {"t": 80, "l": 10, "r": 10, "b": 50}, "paper_bgcolor": "white", "plot_bgcolor": "white",
-        "hovermode": "closest", "template": {},
-    }  # fmt: skip
+        "margin": {"t": 80, "l": 10, "r": 10, "b": 50},
+        "paper_bgcolor": "white",
+        "plot_bgcolor": "white",
+        "hovermode": "closest",
+        "template": {},
+    }
     return go.Figure(data=traces, layout=layout)
 
 
@@ -208,9 +232,7 @@ def _categories(audio: np.ndarray, visual: np.ndarray) -> np.ndarray:
     return _CATEGORY_OF_CODE[code]
 
 
-def modality_confusion(
-    gt_a: Any, gt_v: Any, pred_a: Any, pred_v: Any, class_index: int | None = None
-) -> pd.DataFrame:
+def modality_confusion(gt_a: Any, gt_v: Any, pred_a: Any, pred_v: Any, class_index: int | None = None) -> pd.DataFrame:
     """Counts of (clip, class) pairs by ground-truth and predicted modality category.
 
     A class is *audible* in a clip when some audio segment is positive and *visible* when some visual segment is;
@@ -282,23 +304,43 @@ def confusion_figure(frame: pd.DataFrame) -> go.Figure:
     z = [[None if np.isnan(share) else float(share) for share in row] for row in shares]
     text = [[f"{count:,}" for count in row] for row in counts.tolist()]
     text[-1][-1] += "<br><span style='font-size:10px'>(neither: true negatives)</span>"
-    hover = [[f"GT <b>{gt}</b>, predicted <b>{pred}</b><br>{counts[i, j]:,} (clip, class) pairs" for j, pred in
-              enumerate(categories)] for i, gt in enumerate(categories)]  # fmt: skip
+    hover = [
+        [
+            f"GT <b>{gt}</b>, predicted <b>{pred}</b><br>{counts[i, j]:,} (clip, class) pairs"
+            for j, pred in enumerate(categories)
+        ]
+        for i, gt in enumerate(categories)
+    ]
     for i, j in zip(*np.nonzero(~np.isnan(shares))):
         hover[i][j] += f"<br>{shares[i, j]:.1%} of the row"
     scope = frame.attrs.get("scope", "")
     trace = {
-        "type": "heatmap", "z": z, "x": categories, "y": categories, "text": text, "texttemplate": "%{text}",
+        "type": "heatmap",
+        "z": z,
+        "x": categories,
+        "y": categories,
+        "text": text,
+        "texttemplate": "%{text}",
         "textfont": {"size": 13},
-        "hovertext": hover, "hoverinfo": "text", "zmin": 0, "zmax": 1, "colorscale": "Blues", "hoverongaps": False,
+        "hovertext": hover,
+        "hoverinfo": "text",
+        "zmin": 0,
+        "zmax": 1,
+        "colorscale": "Blues",
+        "hoverongaps": False,
         "colorbar": {"title": {"text": "share of row", "side": "right"}, "tickformat": ".0%", "thickness": 12},
-        "xgap": 2, "ygap": 2, "meta": {"role": "confusion", "scope": scope},
-    }  # fmt: skip
+        "xgap": 2,
+        "ygap": 2,
+        "meta": {"role": "confusion", "scope": scope},
+    }
     layout = {
         "title": {"text": f"<b>Modality confusion</b> · {scope} · (clip, class) pairs", "x": 0.01},
         "xaxis": {"title": {"text": "prediction"}, "side": "top", "type": "category"},
         "yaxis": {"title": {"text": "ground truth"}, "autorange": "reversed", "type": "category", "automargin": True},
-        "height": 420, "margin": {"t": 110, "l": 10, "r": 10, "b": 20}, "paper_bgcolor": "white",
-        "plot_bgcolor": "white", "template": {},
-    }  # fmt: skip
+        "height": 420,
+        "margin": {"t": 110, "l": 10, "r": 10, "b": 20},
+        "paper_bgcolor": "white",
+        "plot_bgcolor": "white",
+        "template": {},
+    }
     return go.Figure(data=[trace], layout=layout)

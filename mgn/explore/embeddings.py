@@ -16,7 +16,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -28,6 +27,7 @@ import sklearn
 from sklearn.manifold import TSNE
 from threadpoolctl import threadpool_limits
 
+from mgn.io import atomic_path
 from mgn.labels import CLASS_COLORS, CLASSES, NUM_CLASSES, display_name
 
 __all__ = [
@@ -79,8 +79,9 @@ def _tsne(vectors: np.ndarray, *, perplexity: float, seed: int, threads: int | N
     if np.ptp(vectors, axis=0).max() == 0:
         raise ValueError(f"all {len(vectors)} vectors are identical (an untrained MGN has all-zero class tokens)")
     method = "exact" if len(vectors) <= _EXACT_MAX_POINTS else "barnes_hut"
-    tsne = TSNE(n_components=2, perplexity=perplexity, init="pca", learning_rate="auto", method=method,
-                random_state=seed)  # fmt: skip
+    tsne = TSNE(
+        n_components=2, perplexity=perplexity, init="pca", learning_rate="auto", method=method, random_state=seed
+    )
     with threadpool_limits(limits=threads):
         return tsne.fit_transform(vectors).astype(np.float32)
 
@@ -122,8 +123,9 @@ def token_points(
     audio = _as_vectors(audio_tokens, "audio_tokens", shape_text, 2)
     visual = _as_vectors(visual_tokens, "visual_tokens", shape_text, 2)
     if audio.shape[0] != NUM_CLASSES or audio.shape != visual.shape:
-        raise ValueError(f"audio_tokens and visual_tokens: expected {shape_text} each, found {audio.shape}, "
-                         f"{visual.shape}")  # fmt: skip
+        raise ValueError(
+            f"audio_tokens and visual_tokens: expected {shape_text} each, found {audio.shape}, {visual.shape}"
+        )
     vectors = np.concatenate([audio, visual])  # (2C, D)
     xy = _tsne(vectors, perplexity=_perplexity(len(vectors), TOKEN_PERPLEXITY), seed=seed, threads=threads)
     class_index = np.tile(np.arange(NUM_CLASSES), len(MODALITIES))  # (2C,)
@@ -131,13 +133,15 @@ def token_points(
 
 
 def _points_frame(xy: np.ndarray, class_index: np.ndarray, modality: np.ndarray) -> pd.DataFrame:
-    return pd.DataFrame({
-        "x": xy[:, 0],
-        "y": xy[:, 1],
-        "class_index": class_index.astype(np.int64),
-        "class_name": np.asarray(CLASSES)[class_index],
-        "modality": modality,
-    })  # fmt: skip
+    return pd.DataFrame(
+        {
+            "x": xy[:, 0],
+            "y": xy[:, 1],
+            "class_index": class_index.astype(np.int64),
+            "class_name": np.asarray(CLASSES)[class_index],
+            "modality": modality,
+        }
+    )
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -174,19 +178,6 @@ def _load_cached(path: Path, num_points: int) -> np.ndarray:
     return xy
 
 
-def _save_atomically(path: Path, xy: np.ndarray) -> None:
-    """``np.savez`` into a temporary file beside ``path``, then rename: readers never see a partial file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            np.savez(stream, xy=xy)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
 def _kept_pairs(
     presence: dict[str, np.ndarray], shape: tuple[int, int], *, seed: int, max_points: int | None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
@@ -219,7 +210,8 @@ def _cached_tsne(
     if path.is_file():
         return _load_cached(path, len(vectors)), "hit", path
     xy = _tsne(vectors, perplexity=perplexity, seed=seed, threads=threads)  # (P', 2)
-    _save_atomically(path, xy)
+    with atomic_path(path) as temporary, open(temporary, "wb") as stream:  # readers never see a partial file
+        np.savez(stream, xy=xy)
     return xy, "miss", path
 
 
@@ -272,8 +264,10 @@ def class_feature_points(
     }
     shape = features["audio"].shape
     if shape[1] != NUM_CLASSES or features["visual"].shape != shape:
-        raise ValueError(f"audio_features and visual_features: expected {shape_text} with C = {NUM_CLASSES} each, "
-                         f"found {shape}, {features['visual'].shape}")  # fmt: skip
+        raise ValueError(
+            f"audio_features and visual_features: expected {shape_text} with C = {NUM_CLASSES} each, "
+            f"found {shape}, {features['visual'].shape}"
+        )
     clips = np.asarray(filenames, dtype=str)
     if clips.shape != (shape[0],):
         raise ValueError(f"filenames: expected {shape[0]} names (one per clip), found shape {clips.shape}")
@@ -335,14 +329,26 @@ def token_figure(points: pd.DataFrame) -> go.Figure:
     figure = go.Figure()
     for modality in MODALITIES:
         rows = points[points["modality"] == modality]
-        figure.add_trace(go.Scatter(
-            x=rows["x"], y=rows["y"], mode="markers+text", name=f"{modality} class tokens",
-            text=[display_name(name) for name in rows["class_name"]], textposition="top center",
-            textfont={"size": 9}, hovertext=_hover_texts(rows), hoverinfo="text",
-            marker={"color": [CLASS_COLORS[c] for c in rows["class_index"]], "symbol": MODALITY_SYMBOLS[modality],
-                    "size": _TOKEN_MARKER_SIZE, "line": {"width": 1, "color": "white"}},
-            meta={"role": "tokens", "modality": modality},
-        ))  # fmt: skip
+        figure.add_trace(
+            go.Scatter(
+                x=rows["x"],
+                y=rows["y"],
+                mode="markers+text",
+                name=f"{modality} class tokens",
+                text=[display_name(name) for name in rows["class_name"]],
+                textposition="top center",
+                textfont={"size": 9},
+                hovertext=_hover_texts(rows),
+                hoverinfo="text",
+                marker={
+                    "color": [CLASS_COLORS[c] for c in rows["class_index"]],
+                    "symbol": MODALITY_SYMBOLS[modality],
+                    "size": _TOKEN_MARKER_SIZE,
+                    "line": {"width": 1, "color": "white"},
+                },
+                meta={"role": "tokens", "modality": modality},
+            )
+        )
     symbols = ", ".join(f"{symbol} = {modality}" for modality, symbol in MODALITY_SYMBOLS.items())
     return _style_scatter(figure, f"t-SNE of MGN's class tokens ({symbols})")
 
@@ -358,14 +364,24 @@ def feature_figure(points: pd.DataFrame) -> go.Figure:
     figure = go.Figure()
     for class_index, rows in points.groupby("class_index", sort=True):
         class_name = CLASSES[class_index]
-        figure.add_trace(go.Scatter(
-            x=rows["x"], y=rows["y"], mode="markers", name=display_name(class_name),
-            customdata=rows[["clip", "class_name", "modality"]].to_numpy(dtype=object),
-            hovertext=_hover_texts(rows), hovertemplate="%{hovertext}<br>%{customdata[0]}<extra></extra>",
-            marker={"color": CLASS_COLORS[class_index], "size": _FEATURE_MARKER_SIZE, "opacity": _FEATURE_OPACITY,
-                    "symbol": rows["modality"].map(MODALITY_SYMBOLS).tolist()},
-            meta={"role": "features", "class_index": int(class_index), "class_name": class_name},
-        ))  # fmt: skip
+        figure.add_trace(
+            go.Scatter(
+                x=rows["x"],
+                y=rows["y"],
+                mode="markers",
+                name=display_name(class_name),
+                customdata=rows[["clip", "class_name", "modality"]].to_numpy(dtype=object),
+                hovertext=_hover_texts(rows),
+                hovertemplate="%{hovertext}<br>%{customdata[0]}<extra></extra>",
+                marker={
+                    "color": CLASS_COLORS[class_index],
+                    "size": _FEATURE_MARKER_SIZE,
+                    "opacity": _FEATURE_OPACITY,
+                    "symbol": rows["modality"].map(MODALITY_SYMBOLS).tolist(),
+                },
+                meta={"role": "features", "class_index": int(class_index), "class_name": class_name},
+            )
+        )
     symbols = ", ".join(f"{symbol} = {modality}" for modality, symbol in MODALITY_SYMBOLS.items())
     note = points.attrs.get("note")
     title = f"t-SNE of MGN's class-aware features ({symbols})" + (f"<br><sup>{note}</sup>" if note else "")

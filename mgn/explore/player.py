@@ -28,19 +28,29 @@ def video_html(clip: str, path: Path | None, expected: Path | None) -> str:
     """The player for ``clip``: a <video> served by Gradio's file route, or a placeholder saying why there is none."""
     if path is not None:
         source = "/gradio_api/file=" + quote(str(path.resolve()))
-        return (f'<video id="{VIDEO_ELEMENT_ID}" data-clip="{html.escape(clip)}" src="{source}" controls muted '
-                f'preload="auto" playsinline style="width:100%;max-height:360px;background:#000"></video>')  # fmt: skip
-    reason = ("no video folder was given (start the app with --videos DIR)" if expected is None
-              else f"video file not found: {expected}")  # fmt: skip
-    return (f'<div id="{VIDEO_ELEMENT_ID}-missing" class="mgn-no-video" style="padding:2em;text-align:center;'
-            f'background:#f3f4f6;border-radius:8px">No video for <b>{html.escape(clip)}</b>: {html.escape(reason)}.'
-            "<br>Everything else works without it.</div>")  # fmt: skip
+        return (
+            f'<video id="{VIDEO_ELEMENT_ID}" data-clip="{html.escape(clip)}" src="{source}" controls muted '
+            f'preload="auto" playsinline style="width:100%;max-height:360px;background:#000"></video>'
+        )
+    reason = (
+        "no video folder was given (start the app with --videos DIR)"
+        if expected is None
+        else f"video file not found: {expected}"
+    )
+    return (
+        f'<div id="{VIDEO_ELEMENT_ID}-missing" class="mgn-no-video" style="padding:2em;text-align:center;'
+        f'background:#f3f4f6;border-radius:8px">No video for <b>{html.escape(clip)}</b>: {html.escape(reason)}.'
+        "<br>Everything else works without it.</div>"
+    )
 
 
-PLAYER_SYNC_JS = """
+_PLAYER_SYNC_TEMPLATE = """
 () => {
-  const plotDiv = (id) => { const root = document.getElementById(id); return root ? root.querySelector('.js-plotly-plot') : null; };
-  const video = () => document.getElementById('%(video)s');
+  const plotDiv = (id) => {
+    const root = document.getElementById(id);
+    return root ? root.querySelector('.js-plotly-plot') : null;
+  };
+  const video = () => document.getElementById('@VIDEO@');
   const cursorOf = (gd) => {
     const host = gd.parentElement;
     let cursor = host.querySelector(':scope > .mgn-cursor');
@@ -54,7 +64,7 @@ PLAYER_SYNC_JS = """
     return cursor;
   };
   const placeCursor = () => {
-    const gd = plotDiv('%(timeline)s');
+    const gd = plotDiv('@TIMELINE@');
     if (!gd || !gd._fullLayout || !gd._fullLayout.xaxis) return;
     const v = video();
     const time = v && v.dataset.clip === (gd._fullLayout.meta || {}).clip ? v.currentTime : 0;
@@ -67,16 +77,17 @@ PLAYER_SYNC_JS = """
     cursor.dataset.time = time.toFixed(3);
   };
   const openClip = (clip) => {
-    const box = document.querySelector('#%(selected)s textarea, #%(selected)s input');
+    const box = document.querySelector('#@SELECTED@ textarea, #@SELECTED@ input');
     if (!box) return;
     box.value = clip;
     box.dispatchEvent(new Event('input', { bubbles: true }));
-    setTimeout(() => { const open = document.getElementById('%(open)s'); if (open) open.click(); }, 60);
-    const tab = Array.from(document.querySelectorAll('button[role="tab"]')).find((b) => b.textContent.trim().startsWith('Clips'));
+    setTimeout(() => { const open = document.getElementById('@OPEN@'); if (open) open.click(); }, 60);
+    const tab = Array.from(document.querySelectorAll('button[role="tab"]'))
+      .find((b) => b.textContent.trim().startsWith('Clips'));
     if (tab) tab.click();
   };
   const bind = () => {
-    const gd = plotDiv('%(timeline)s');
+    const gd = plotDiv('@TIMELINE@');
     if (gd && gd._fullLayout && gd.dataset.mgnBound !== '1') {
       gd.dataset.mgnBound = '1';
       gd.addEventListener('click', (event) => {
@@ -98,7 +109,7 @@ PLAYER_SYNC_JS = """
         requestAnimationFrame(follow);
       });
     }
-    const features = plotDiv('%(features)s');
+    const features = plotDiv('@FEATURES@');
     if (features && features.on && features.dataset.mgnBound !== '1') {
       features.dataset.mgnBound = '1';
       features.on('plotly_click', (data) => {
@@ -111,5 +122,11 @@ PLAYER_SYNC_JS = """
   window.mgnOpenClip = openClip;
   setInterval(bind, 250);  // plots and the player are re-rendered when the clip changes: re-bind new elements
 }
-""" % {"video": VIDEO_ELEMENT_ID, "timeline": TIMELINE_ID, "selected": SELECTED_CLIP_ID, "features": FEATURES_PLOT_ID,
-       "open": OPEN_CLIP_ID}
+"""
+PLAYER_SYNC_JS = (
+    _PLAYER_SYNC_TEMPLATE.replace("@VIDEO@", VIDEO_ELEMENT_ID)
+    .replace("@TIMELINE@", TIMELINE_ID)
+    .replace("@SELECTED@", SELECTED_CLIP_ID)
+    .replace("@FEATURES@", FEATURES_PLOT_ID)
+    .replace("@OPEN@", OPEN_CLIP_ID)
+)

@@ -25,7 +25,8 @@ from mgn.explore import clips as clip_views
 from mgn.explore import dashboard, embeddings
 from mgn.explore.timeline import ClipPrediction, timeline_figure
 from mgn.export import prediction_events
-from mgn.inference import Predictions, file_digest, predict_cached, split_digest
+from mgn.inference import Predictions, predict_cached, split_digest
+from mgn.io import file_sha256
 from mgn.labels import CLASSES, display_name
 from mgn.metrics import avvp_scores
 from mgn.models import MGN, architecture_of
@@ -81,8 +82,9 @@ class Explorer:
         try:
             return self.split.index_of(clip)
         except KeyError:
-            raise ExplorerError(f"unknown clip {clip!r}: it is not in the {self.split.name} split "
-                                f"({len(self.split)} clips)") from None  # fmt: skip
+            raise ExplorerError(
+                f"unknown clip {clip!r}: it is not in the {self.split.name} split ({len(self.split)} clips)"
+            ) from None
 
     def clip_predictions(self, index: int) -> list[ClipPrediction]:
         return [
@@ -99,8 +101,9 @@ class Explorer:
     def timeline(self, clip: str) -> go.Figure:
         index = self.index_of(clip)
         filename = str(self.split.filenames[index])
-        return timeline_figure(filename, self.split.gt_audio[index], self.split.gt_visual[index],
-                               self.clip_predictions(index))  # fmt: skip
+        return timeline_figure(
+            filename, self.split.gt_audio[index], self.split.gt_visual[index], self.clip_predictions(index)
+        )
 
     def video_path(self, clip: str) -> Path | None:
         """The clip's mp4, or None when no video folder was given or the file is missing."""
@@ -121,8 +124,16 @@ class Explorer:
         for model in self.models:
             for level in ("segment", "event"):
                 f_a, f_v, f_pooled, f_av = model.scores["per_clip"][level][index]
-                rows.append({"model": model.name, "level": level, "Audio": 100 * f_a, "Visual": 100 * f_v,
-                             "Audio-Visual": 100 * f_av, "Event@AV": 100 * f_pooled})  # fmt: skip
+                rows.append(
+                    {
+                        "model": model.name,
+                        "level": level,
+                        "Audio": 100 * f_a,
+                        "Visual": 100 * f_v,
+                        "Audio-Visual": 100 * f_av,
+                        "Event@AV": 100 * f_pooled,
+                    }
+                )
         return pd.DataFrame(rows).round(1)
 
     def clip_events(self, clip: str) -> pd.DataFrame:
@@ -135,9 +146,17 @@ class Explorer:
         for source, audio, visual in sources:
             for modality, matrix in (("audio", audio), ("visual", visual), ("audio-visual", audio * visual)):
                 events = prediction_events(name, matrix[None])
-                frames.append(pd.DataFrame({"source": source, "modality": modality,
-                                            "class": [display_name(c) for c in events["event_labels"]],
-                                            "onset (s)": events["onset"], "offset (s)": events["offset"]}))  # fmt: skip
+                frames.append(
+                    pd.DataFrame(
+                        {
+                            "source": source,
+                            "modality": modality,
+                            "class": [display_name(c) for c in events["event_labels"]],
+                            "onset (s)": events["onset"],
+                            "offset (s)": events["offset"],
+                        }
+                    )
+                )
         return pd.concat(frames, ignore_index=True)
 
     # --------------------------------------------------------------------------------------------- dataset
@@ -147,14 +166,19 @@ class Explorer:
 
     def per_class(self, model_index: int = 0) -> pd.DataFrame:
         model = self._model(model_index)
-        return self._memoised(("per_class", model_index), lambda: dashboard.per_class_scores(
-            self.split.gt_audio, self.split.gt_visual, model.pred_audio, model.pred_visual))  # fmt: skip
+        return self._memoised(
+            ("per_class", model_index),
+            lambda: dashboard.per_class_scores(
+                self.split.gt_audio, self.split.gt_visual, model.pred_audio, model.pred_visual
+            ),
+        )
 
     def confusion(self, model_index: int = 0, class_name: str | None = None) -> pd.DataFrame:
         model = self._model(model_index)
         class_index = None if not class_name else self.class_index(class_name)
-        return dashboard.modality_confusion(self.split.gt_audio, self.split.gt_visual, model.pred_audio,
-                                            model.pred_visual, class_index=class_index)  # fmt: skip
+        return dashboard.modality_confusion(
+            self.split.gt_audio, self.split.gt_visual, model.pred_audio, model.pred_visual, class_index=class_index
+        )
 
     @staticmethod
     def class_index(class_name: str) -> int:
@@ -169,8 +193,9 @@ class Explorer:
         model = self._model(model_index)
         if model.audio_tokens is None:
             return None
-        return self._memoised(("tokens", model_index),
-                              lambda: embeddings.token_points(model.audio_tokens, model.visual_tokens))  # fmt: skip
+        return self._memoised(
+            ("tokens", model_index), lambda: embeddings.token_points(model.audio_tokens, model.visual_tokens)
+        )
 
     def feature_points(self, model_index: int = 0) -> pd.DataFrame | None:
         """MGN's class-aware features of the classes present in each clip, in 2-D (cached on disk), or None."""
@@ -180,9 +205,17 @@ class Explorer:
             return None
         present_audio = self.split.gt_audio.any(axis=2)  # (N, C) class audible somewhere in the clip
         present_visual = self.split.gt_visual.any(axis=2)
-        return self._memoised(("features", model_index), lambda: embeddings.class_feature_points(
-            features.audio_class_features, features.visual_class_features, present_audio, present_visual,
-            self.split.filenames, cache_dir=self.cache_dir))  # fmt: skip
+        return self._memoised(
+            ("features", model_index),
+            lambda: embeddings.class_feature_points(
+                features.audio_class_features,
+                features.visual_class_features,
+                present_audio,
+                present_visual,
+                self.split.filenames,
+                cache_dir=self.cache_dir,
+            ),
+        )
 
     # -------------------------------------------------------------------------------------------- internals
     def _model(self, index: int) -> ModelView:
@@ -252,16 +285,35 @@ def open_explorer(
     names = _model_names(loaded)
     views = []
     for name, path, model in zip(names, checkpoints, loaded, strict=True):
-        cache_path = None if cache is None else cache / f"predictions-{file_digest(path)[:16]}-{data_key}.npz"
-        predictions = predict_cached(model.to(target), data_split, cache_path, device=target, class_features=True,
-                                     progress=progress)  # fmt: skip
+        cache_path = None if cache is None else cache / f"predictions-{file_sha256(path)[:16]}-{data_key}.npz"
+        predictions = predict_cached(
+            model.to(target), data_split, cache_path, device=target, class_features=True, progress=progress
+        )
         pred_audio, pred_visual = predictions.binarize(gate)
-        tokens = (model.audio_token.detach().cpu().numpy(), model.visual_token.detach().cpu().numpy()) \
-            if isinstance(model, MGN) else (None, None)  # fmt: skip
-        views.append(ModelView(name, architecture_of(model), Path(path), predictions, pred_audio, pred_visual,
-                               avvp_scores(pred_audio, pred_visual, data_split.gt_audio, data_split.gt_visual),
-                               *tokens))  # fmt: skip
+        tokens = (
+            (model.audio_token.detach().cpu().numpy(), model.visual_token.detach().cpu().numpy())
+            if isinstance(model, MGN)
+            else (None, None)
+        )
+        views.append(
+            ModelView(
+                name,
+                architecture_of(model),
+                Path(path),
+                predictions,
+                pred_audio,
+                pred_visual,
+                avvp_scores(pred_audio, pred_visual, data_split.gt_audio, data_split.gt_visual),
+                *tokens,
+            )
+        )
     compare = (views[1].pred_audio, views[1].pred_visual) if len(views) == 2 else None
-    table = clip_views.clip_table(data_split.filenames, data_split.gt_audio, data_split.gt_visual, views[0].pred_audio,
-                                  views[0].pred_visual, compare=compare)  # fmt: skip
+    table = clip_views.clip_table(
+        data_split.filenames,
+        data_split.gt_audio,
+        data_split.gt_visual,
+        views[0].pred_audio,
+        views[0].pred_visual,
+        compare=compare,
+    )
     return Explorer(data_split, views, Path(videos) if videos is not None else default_videos, cache, table)

@@ -292,8 +292,10 @@ def _gt_trace(
     """Ground-truth events as tinted, outlined bars; the hover says which model found each (IoU >= 0.5)."""
     hover = []
     for event in gt_events:
-        lines = [f"<b>{display_name(event[0])}</b> · {MODALITY_TITLES[modality]} · ground truth",
-                 f"event: {_seconds(event[1], event[2])}"]  # fmt: skip
+        lines = [
+            f"<b>{display_name(event[0])}</b> · {MODALITY_TITLES[modality]} · ground truth",
+            f"event: {_seconds(event[1], event[2])}",
+        ]
         for rows, events in zip(models, model_events):
             iou, (onset, offset) = _best_match(event, events)
             found = iou >= EVENT_IOU_THRESHOLD
@@ -301,21 +303,34 @@ def _gt_trace(
         hover.append("<br>".join(lines))
     colors = [CLASS_COLORS[c] for c, _, _ in gt_events]
     return _trace(
-        "bar", axis, {"role": "gt", "modality": modality, "model": None},
-        **_interval_bars(gt_events, geometry, "gt", None), width=_LANE_HEIGHTS["gt"],
-        name="Ground truth", legendgroup="gt", legendrank=1, hovertext=hover, hoverinfo="text",
+        "bar",
+        axis,
+        {"role": "gt", "modality": modality, "model": None},
+        **_interval_bars(gt_events, geometry, "gt", None),
+        width=_LANE_HEIGHTS["gt"],
+        name="Ground truth",
+        legendgroup="gt",
+        legendrank=1,
+        hovertext=hover,
+        hoverinfo="text",
         marker={"color": [_rgba(color, _GT_FILL_ALPHA) for color in colors], "line": {"color": colors, "width": 2}},
-    )  # fmt: skip
+    )
 
 
 def _pred_trace(modality: str, axis: int, geometry: _PanelGeometry, events: list, model: int, name: str) -> dict:
     """Predicted events as dark frames around the model's status cells (which carry the hover)."""
     return _trace(
-        "bar", axis, {"role": "pred", "modality": modality, "model": model},
-        **_interval_bars(events, geometry, "pred", model), width=_LANE_HEIGHTS["pred"] + 2 * _OUTLINE_OVERHANG,
-        name=f"{name}: predicted event", legendgroup=f"pred-{model}", legendrank=2 + model, hoverinfo="skip",
+        "bar",
+        axis,
+        {"role": "pred", "modality": modality, "model": model},
+        **_interval_bars(events, geometry, "pred", model),
+        width=_LANE_HEIGHTS["pred"] + 2 * _OUTLINE_OVERHANG,
+        name=f"{name}: predicted event",
+        legendgroup=f"pred-{model}",
+        legendrank=2 + model,
+        hoverinfo="skip",
         marker={"color": "rgba(0, 0, 0, 0)", "line": {"color": _PRED_OUTLINE_COLOR, "width": 2}},
-    )  # fmt: skip
+    )
 
 
 def _probability(modality: str, rows: _ModelRows, class_index: int, segment: int) -> tuple[float | None, str]:
@@ -349,9 +364,14 @@ def _event_verdicts(pred_events: list, gt_events: list) -> dict[tuple[int, int],
 
 
 def _status_traces(
-    modality: str, axis: int, geometry: _PanelGeometry, status: np.ndarray, rows: _ModelRows, model: int,
+    modality: str,
+    axis: int,
+    geometry: _PanelGeometry,
+    status: np.ndarray,
+    rows: _ModelRows,
+    model: int,
     verdicts: dict[tuple[int, int], str],
-) -> list[dict[str, Any]]:  # fmt: skip
+) -> list[dict[str, Any]]:
     """One trace per status (TP, FP, FN) with a cell per segment of the model's lane; TN segments stay blank."""
     traces = []
     for name in STATUSES:
@@ -369,13 +389,25 @@ def _status_traces(
         if name == "FN":  # hatched on white: a missed segment reads as hollow in any colour vision
             pattern = {"shape": "/", "fgcolor": STATUS_COLORS[name], "size": 6, "solidity": 0.35}
             marker = {"color": "white", "line": {"color": STATUS_COLORS[name], "width": 1.5}, "pattern": pattern}
-        traces.append(_trace(
-            "bar", axis, {"role": "status", "modality": modality, "model": model, "status": name},
-            orientation="h", y=y, base=[cell[1] + _CELL_INSET_S for cell in customdata],
-            x=[1 - 2 * _CELL_INSET_S] * len(y), width=_LANE_HEIGHTS["pred"], customdata=customdata,
-            name=_STATUS_LEGEND[name], legendgroup=f"status-{name}",
-            legendrank=2 + MAX_MODELS + STATUSES.index(name), marker=marker, hovertext=hover, hoverinfo="text",
-        ))  # fmt: skip
+        traces.append(
+            _trace(
+                "bar",
+                axis,
+                {"role": "status", "modality": modality, "model": model, "status": name},
+                orientation="h",
+                y=y,
+                base=[cell[1] + _CELL_INSET_S for cell in customdata],
+                x=[1 - 2 * _CELL_INSET_S] * len(y),
+                width=_LANE_HEIGHTS["pred"],
+                customdata=customdata,
+                name=_STATUS_LEGEND[name],
+                legendgroup=f"status-{name}",
+                legendrank=2 + MAX_MODELS + STATUSES.index(name),
+                marker=marker,
+                hovertext=hover,
+                hoverinfo="text",
+            )
+        )
     return traces
 
 
@@ -395,14 +427,25 @@ def _prob_trace(
             row_classes.append(None)
         y_edges += geometry.span(row, "prob", model)
         z.append(probabilities[class_index].tolist())
-        hover.append([_segment_hover(modality, rows, class_index, t, status[class_index, t])
-                      for t in range(NUM_SEGMENTS)])  # fmt: skip
+        hover.append(
+            [_segment_hover(modality, rows, class_index, t, status[class_index, t]) for t in range(NUM_SEGMENTS)]
+        )
         row_classes.append(CLASSES[class_index])
     return _trace(
-        "heatmap", axis, {"role": "prob", "modality": modality, "model": model, "classes": row_classes},
-        z=z, x=list(range(NUM_SEGMENTS + 1)), y=y_edges, coloraxis="coloraxis", hoverongaps=False, xgap=1,
-        hovertext=hover, hoverinfo="text", name=f"{rows.name}: probability", showlegend=False,
-    )  # fmt: skip
+        "heatmap",
+        axis,
+        {"role": "prob", "modality": modality, "model": model, "classes": row_classes},
+        z=z,
+        x=list(range(NUM_SEGMENTS + 1)),
+        y=y_edges,
+        coloraxis="coloraxis",
+        hoverongaps=False,
+        xgap=1,
+        hovertext=hover,
+        hoverinfo="text",
+        name=f"{rows.name}: probability",
+        showlegend=False,
+    )
 
 
 def _show_one_legend_entry(traces: list[dict[str, Any]]) -> None:
@@ -453,35 +496,82 @@ def _panel_layout(
         domain = [max(bottom_px / plot_px, 0.0), top_px / plot_px]
         tick_values, tick_texts = _axis_ticks(geometry, models)
         axes[f"xaxis{axis}"] = {
-            "anchor": f"y{axis}", "domain": [0.0, 1.0], "range": [0, NUM_SEGMENTS],
+            "anchor": f"y{axis}",
+            "domain": [0.0, 1.0],
+            "range": [0, NUM_SEGMENTS],
             "tickvals": list(range(NUM_SEGMENTS + 1)),
-            "showgrid": True, "gridcolor": "#d9d9d9", "zeroline": False, "showline": True, "linecolor": "#bbbbbb",
-            "mirror": True, "ticks": "outside", "ticklen": 3, "tickcolor": "#bbbbbb",
-            **({"matches": f"x{len(MODALITIES)}"} if axis < len(MODALITIES) else
-               {"title": {"text": "time (s) · segment t covers [t, t + 1) s", "standoff": 8}}),
-        }  # fmt: skip
+            "showgrid": True,
+            "gridcolor": "#d9d9d9",
+            "zeroline": False,
+            "showline": True,
+            "linecolor": "#bbbbbb",
+            "mirror": True,
+            "ticks": "outside",
+            "ticklen": 3,
+            "tickcolor": "#bbbbbb",
+            **(
+                {"matches": f"x{len(MODALITIES)}"}
+                if axis < len(MODALITIES)
+                else {"title": {"text": "time (s) · segment t covers [t, t + 1) s", "standoff": 8}}
+            ),
+        }
         axes[f"yaxis{axis}"] = {
-            "anchor": f"x{axis}", "domain": domain, "range": [geometry.height, 0], "fixedrange": True,
-            "tickvals": tick_values, "ticktext": tick_texts, "showgrid": False, "zeroline": False, "ticks": "",
+            "anchor": f"x{axis}",
+            "domain": domain,
+            "range": [geometry.height, 0],
+            "fixedrange": True,
+            "tickvals": tick_values,
+            "ticktext": tick_texts,
+            "showgrid": False,
+            "zeroline": False,
+            "ticks": "",
             "automargin": True,
-        }  # fmt: skip
+        }
         title = f"<b>{MODALITY_TITLES[modality]}</b>"
         if modality == "audio_visual":
             title += " <span style='font-size:11px;color:#555555'>(audio AND visual)</span>"
-        annotations.append({"text": title, "xref": "paper", "yref": "paper", "x": 0.5, "y": domain[1],
-                            "xanchor": "center", "yanchor": "bottom", "yshift": 4, "showarrow": False,
-                            "font": {"size": 14}})  # fmt: skip
+        annotations.append(
+            {
+                "text": title,
+                "xref": "paper",
+                "yref": "paper",
+                "x": 0.5,
+                "y": domain[1],
+                "xanchor": "center",
+                "yanchor": "bottom",
+                "yshift": 4,
+                "showarrow": False,
+                "font": {"size": 14},
+            }
+        )
         if not geometry.classes:
             what = MODALITY_TITLES[modality].lower()
-            annotations.append({"text": f"<i>no events: no {what} class in the ground truth or the predictions</i>",
-                                "xref": f"x{axis}", "yref": f"y{axis}", "x": NUM_SEGMENTS / 2, "y": geometry.height / 2,
-                                "showarrow": False, "font": {"color": "#777777", "size": 12}})  # fmt: skip
+            annotations.append(
+                {
+                    "text": f"<i>no events: no {what} class in the ground truth or the predictions</i>",
+                    "xref": f"x{axis}",
+                    "yref": f"y{axis}",
+                    "x": NUM_SEGMENTS / 2,
+                    "y": geometry.height / 2,
+                    "showarrow": False,
+                    "font": {"color": "#777777", "size": 12},
+                }
+            )
         shapes += [
-            {"type": "rect", "xref": f"x{axis}", "yref": f"y{axis}", "x0": 0, "x1": NUM_SEGMENTS, "layer": "below",
-             "y0": row * geometry.row_height, "y1": (row + 1) * geometry.row_height, "fillcolor": _ZEBRA_COLOR,
-             "line": {"width": 0}}
+            {
+                "type": "rect",
+                "xref": f"x{axis}",
+                "yref": f"y{axis}",
+                "x0": 0,
+                "x1": NUM_SEGMENTS,
+                "layer": "below",
+                "y0": row * geometry.row_height,
+                "y1": (row + 1) * geometry.row_height,
+                "fillcolor": _ZEBRA_COLOR,
+                "line": {"width": 0},
+            }
             for row in range(0, len(geometry.classes), 2)
-        ]  # fmt: skip
+        ]
         top_px = bottom_px - _PANEL_GAP_PX
     return axes, annotations, shapes, plot_px
 
@@ -550,19 +640,42 @@ def timeline_figure(
     names = [model_rows.name for model_rows in models]
     rows = {modality: [CLASSES[c] for c in geometries[modality].classes] for modality in MODALITIES}
     layout = {
-        **axes, "annotations": annotations, "shapes": shapes, "height": height,
+        **axes,
+        "annotations": annotations,
+        "shapes": shapes,
+        "height": height,
         "meta": {"clip": clip, "models": names, "rows": rows},
-        "title": {"text": f"<b>{clip}</b> <span style='font-size:13px;color:#555555'>· {' vs '.join(names)}</span>",
-                  "x": 0.01, "xanchor": "left", "y": 1 - _TITLE_Y_PX / height, "yanchor": "middle"},
-        "legend": {"orientation": "h", "x": 0, "xanchor": "left", "y": 1 - _LEGEND_Y_PX / height, "yanchor": "middle",
-                   "yref": "container", "font": {"size": 11}},
-        "coloraxis": {"cmin": 0, "cmax": 1, "colorscale": _PROB_COLORSCALE,
-                      "colorbar": {"title": {"text": "probability", "side": "right"}, "len": 0.5, "thickness": 12}},
+        "title": {
+            "text": f"<b>{clip}</b> <span style='font-size:13px;color:#555555'>· {' vs '.join(names)}</span>",
+            "x": 0.01,
+            "xanchor": "left",
+            "y": 1 - _TITLE_Y_PX / height,
+            "yanchor": "middle",
+        },
+        "legend": {
+            "orientation": "h",
+            "x": 0,
+            "xanchor": "left",
+            "y": 1 - _LEGEND_Y_PX / height,
+            "yanchor": "middle",
+            "yref": "container",
+            "font": {"size": 11},
+        },
+        "coloraxis": {
+            "cmin": 0,
+            "cmax": 1,
+            "colorscale": _PROB_COLORSCALE,
+            "colorbar": {"title": {"text": "probability", "side": "right"}, "len": 0.5, "thickness": 12},
+        },
         "margin": {"t": _MARGIN_TOP_PX, "b": _MARGIN_BOTTOM_PX, "l": 10, "r": 10},
-        "barmode": "overlay", "hovermode": "closest", "hoverlabel": {"align": "left"},
-        "font": {"size": 12, "color": "#2a3f5f"}, "paper_bgcolor": "white", "plot_bgcolor": "white",
+        "barmode": "overlay",
+        "hovermode": "closest",
+        "hoverlabel": {"align": "left"},
+        "font": {"size": 12, "color": "#2a3f5f"},
+        "paper_bgcolor": "white",
+        "plot_bgcolor": "white",
         "template": {},  # pinned: the figure must not depend on plotly's global default template
-    }  # fmt: skip
+    }
     return go.Figure(data=traces, layout=layout)
 
 
@@ -630,6 +743,8 @@ def timeline_html(fig: go.Figure, include_plotlyjs: bool | str = True) -> str:
         text.
     """
     return fig.to_html(
-        include_plotlyjs=include_plotlyjs, full_html=True, div_id="timeline",
+        include_plotlyjs=include_plotlyjs,
+        full_html=True,
+        div_id="timeline",
         config={"responsive": True, "displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2}},
-    )  # fmt: skip
+    )

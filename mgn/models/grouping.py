@@ -45,9 +45,7 @@ class AssignAttention(nn.Module):
     Keys: ``q_proj``, ``k_proj``, ``v_proj``, ``proj``.
     """
 
-    def __init__(
-        self, dim: int, *, hard: bool, gumbel_tau: float, assign_eps: float, one_plus_soft_map: bool
-    ) -> None:
+    def __init__(self, dim: int, *, hard: bool, gumbel_tau: float, assign_eps: float, one_plus_soft_map: bool) -> None:
         super().__init__()
         self.scale = dim**-0.5  # one head: head width = D
         self.q_proj = nn.Linear(dim, dim)
@@ -204,9 +202,9 @@ class GroupingEncoder(nn.Module):
 
     def forward(self, segments: Tensor, group_tokens: Tensor, other: Tensor | None = None) -> GroupingEncoderOutput:
         """Args:
-            segments: (B, L, D) segment tokens.
-            group_tokens: (S, D) learnable tokens or (B, S, D) per-sample tokens.
-            other: (B, T, D) the other modality's tokens for the regrouping step (audio branch only).
+        segments: (B, L, D) segment tokens.
+        group_tokens: (S, D) learnable tokens or (B, S, D) per-sample tokens.
+        other: (B, T, D) the other modality's tokens for the regrouping step (audio branch only).
         """
         batch, length, _ = segments.shape
         tokens = torch.cat((segments, group_tokens.expand(batch, -1, -1)), dim=1)  # (B, L + S, D)

@@ -100,9 +100,9 @@ class HAN(nn.Module):
 
     def forward(self, audio: Tensor, visual: Tensor, visual_st: Tensor) -> ParserOutput:
         """Args:
-            audio: (B, T, 128) VGGish segments.
-            visual: (B, 80, 2048) ResNet-152 frames, or (B, T, 2048) already averaged per segment.
-            visual_st: (B, T, 512) R(2+1)D-18 clips.
+        audio: (B, T, 128) VGGish segments.
+        visual: (B, 80, 2048) ResNet-152 frames, or (B, T, 2048) already averaged per segment.
+        visual_st: (B, T, 512) R(2+1)D-18 clips.
         """
         batch = audio.shape[0]
         audio_embed = self.fc_a(audio)  # (B, T, D)

@@ -23,7 +23,7 @@ __all__ = [
     "PackedMultiheadAttention",
     "SelfAttentionBlock",
     "fuse_visual_streams",
-        "pool_frames",
+    "pool_frames",
 ]
 
 

@@ -125,9 +125,9 @@ class MGN(nn.Module):
 
     def forward(self, audio: Tensor, visual: Tensor, visual_st: Tensor) -> ParserOutput:
         """Args:
-            audio: (B, T, 128) VGGish segments.
-            visual: (B, 80, 2048) ResNet-152 frames, or (B, T, 2048) already averaged per segment.
-            visual_st: (B, T, 512) R(2+1)D-18 clips.
+        audio: (B, T, 128) VGGish segments.
+        visual: (B, 80, 2048) ResNet-152 frames, or (B, T, 2048) already averaged per segment.
+        visual_st: (B, T, 512) R(2+1)D-18 clips.
         """
         audio_embed = self.fc_a(audio)  # (B, T, D)
         visual_embed = fuse_visual_streams(visual, visual_st, self.fc_v, self.fc_st, self.fc_fusion)  # (B, T, D)

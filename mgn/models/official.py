@@ -49,11 +49,26 @@ _HAN_LAYER_PREFIX = "han_layer."
 _MGN_MODEL_FLAGS = ("dim", "depth_aud", "depth_vis", "depth_av", "unimodal_assign", "crossmodal_assign")
 _OFFICIAL_NON_MODEL_FLAGS = frozenset(
     {
-        "audio_dir", "video_dir", "st_dir", "label_train", "label_val", "label_test", "batch_size", "epochs",
-        "warmup_epochs", "lr", "weight_decay", "model", "mode", "seed", "log_interval", "model_save_dir",
-        "checkpoint", "gpu",
+        "audio_dir",
+        "video_dir",
+        "st_dir",
+        "label_train",
+        "label_val",
+        "label_test",
+        "batch_size",
+        "epochs",
+        "warmup_epochs",
+        "lr",
+        "weight_decay",
+        "model",
+        "mode",
+        "seed",
+        "log_interval",
+        "model_save_dir",
+        "checkpoint",
+        "gpu",
     }
-)  # fmt: skip
+)
 
 _OFFICIAL_OUTPUT_NAMES = {
     "mgn": ("aud_cls_prob", "vis_cls_prob", "global_prob", "a_prob", "v_prob", "a_frame_prob", "v_frame_prob"),
@@ -83,7 +98,9 @@ def official_config(arch: str, config: Mapping[str, Any] | None) -> HANConfig | 
         raise ValueError(f"unknown architecture {arch!r}; expected 'mgn' or 'han'")
     unknown = sorted(set(config) - set(_MGN_MODEL_FLAGS) - _OFFICIAL_NON_MODEL_FLAGS)
     if unknown:
-        raise ValueError(f"unknown official MGN argument(s) {unknown}; the model is defined by {list(_MGN_MODEL_FLAGS)}")
+        raise ValueError(
+            f"unknown official MGN argument(s) {unknown}; the model is defined by {list(_MGN_MODEL_FLAGS)}"
+        )
     return MGNConfig(**{key: config[key] for key in _MGN_MODEL_FLAGS if key in config})
 
 
@@ -176,9 +193,14 @@ def official_outputs(model: nn.Module, audio: Tensor, visual: Tensor, visual_st:
         out = model(audio, visual, visual_st)
     if isinstance(model, MGN):
         values = (
-            out.audio_class_logits, out.visual_class_logits, out.global_prob, out.a_prob, out.v_prob,
-            out.a_frame_prob, out.v_frame_prob,
-        )  # fmt: skip
+            out.audio_class_logits,
+            out.visual_class_logits,
+            out.global_prob,
+            out.a_prob,
+            out.v_prob,
+            out.a_frame_prob,
+            out.v_frame_prob,
+        )
     elif isinstance(model, HAN):
         values = (out.global_prob, out.a_prob, out.v_prob, torch.stack((out.a_frame_prob, out.v_frame_prob), dim=2))
     else:  # pragma: no cover - architecture_of already rejects other types

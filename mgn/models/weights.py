@@ -38,7 +38,11 @@ def load_weights_strict(model: nn.Module, state_dict: Mapping[str, Tensor], sour
     if missing or unexpected or mismatched:
         described = f"{type(model).__name__}({getattr(model, 'config', '')})"
         lines = [f"{source} does not match {described}:"]
-        for title, items in (("missing keys", missing), ("unexpected keys", unexpected), ("shape mismatches", mismatched)):
+        for title, items in (
+            ("missing keys", missing),
+            ("unexpected keys", unexpected),
+            ("shape mismatches", mismatched),
+        ):
             if items:
                 listed = ", ".join(items[:_MAX_LISTED]) + (" ..." if len(items) > _MAX_LISTED else "")
                 lines.append(f"  {title} ({len(items)}): {listed}")

@@ -50,7 +50,7 @@ def wait_for_clip(page, clip: str, timeout_ms: int = 30_000) -> None:
     """Wait until the timeline shows ``clip`` and the player holds its video."""
     page.wait_for_function(f"() => ({TIMELINE_CLIP_JS})() === {json.dumps(clip)}", timeout=timeout_ms)
     page.wait_for_function(
-        f"() => {{ const v = document.getElementById('mgn-video'); return v && v.dataset.clip === {json.dumps(clip)}; }}",
+        f"() => (document.getElementById('mgn-video') || {{dataset: {{}}}}).dataset.clip === {json.dumps(clip)}",
         timeout=timeout_ms,
     )
 

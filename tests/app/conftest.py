@@ -16,8 +16,16 @@ import pytest
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
 # Flags for a closed network: no background connections, no component updates (see the machine notes).
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--autoplay-policy=no-user-gesture-required"]  # fmt: skip
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--autoplay-policy=no-user-gesture-required",
+]
 
 
 def free_port() -> int:
@@ -31,9 +39,14 @@ def start_app(*args: str, cache_dir: Path, timeout: float = 180.0) -> tuple[subp
     port = free_port()
     environment = {**os.environ, "PYTHONUNBUFFERED": "1", "GRADIO_ANALYTICS_ENABLED": "False"}
     started = time.perf_counter()
-    process = subprocess.Popen([sys.executable, "app.py", "--port", str(port), "--cache-dir", str(cache_dir), *args],
-                               cwd=REPO_ROOT, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                               text=True)  # fmt: skip
+    process = subprocess.Popen(
+        [sys.executable, "app.py", "--port", str(port), "--cache-dir", str(cache_dir), *args],
+        cwd=REPO_ROOT,
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     url = f"http://127.0.0.1:{port}/"
     while time.perf_counter() - started < timeout:
         if process.poll() is not None:

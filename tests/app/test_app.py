@@ -88,6 +88,8 @@ def test_app_exports_and_settings(explorer, tmp_path: Path) -> None:
         assert sorted(bundle.namelist()) == ["predicted_eval_audio.csv", "predicted_eval_visual.csv"]
         bundle.extractall(tmp_path / "unzipped")
     pred_a, pred_v = read_prediction_csvs(tmp_path / "unzipped", explorer.split.filenames)
-    assert np.array_equal(pred_a, explorer.models[0].pred_audio) and np.array_equal(pred_v, explorer.models[0].pred_visual)
+    assert np.array_equal(pred_a, explorer.models[0].pred_audio) and np.array_equal(
+        pred_v, explorer.models[0].pred_visual
+    )
     args = app.parse_args([])
     assert Path(args.data).name == DEMO_PACK and Path(args.checkpoint).name == DEMO_CHECKPOINT

@@ -69,8 +69,9 @@ def test_cursor_follows_playback_and_click_seeks(page) -> None:
     }""")
     page.mouse.click(box["x"], box["y"])
     page.wait_for_function("Math.abs(document.getElementById('mgn-video').currentTime - 6.5) < 0.2", timeout=10_000)
-    page.wait_for_function("Math.abs(Number(document.querySelector('.mgn-cursor').dataset.time) - 6.5) < 0.2",
-                           timeout=10_000)  # fmt: skip
+    page.wait_for_function(
+        "Math.abs(Number(document.querySelector('.mgn-cursor').dataset.time) - 6.5) < 0.2", timeout=10_000
+    )
 
 
 def test_tsne_shows_50_tokens_and_a_point_opens_its_clip(page, expected) -> None:
@@ -80,7 +81,8 @@ def test_tsne_shows_50_tokens_and_a_point_opens_its_clip(page, expected) -> None
     assert sum(len(trace["x"]) for trace in tokens["data"]) == 50
     page.wait_for_function("() => document.querySelector('#mgn-features .js-plotly-plot') !== null", timeout=120_000)
     current = page.evaluate("() => document.getElementById('mgn-video').dataset.clip")
-    target = page.evaluate("""(current) => {
+    target = page.evaluate(
+        """(current) => {
         const gd = document.querySelector('#mgn-features .js-plotly-plot');
         for (let t = 0; t < gd._fullData.length; t++) {
             const data = gd._fullData[t];  // decoded arrays (gd.data may hold plotly.py's base64 arrays)
@@ -95,12 +97,16 @@ def test_tsne_shows_50_tokens_and_a_point_opens_its_clip(page, expected) -> None
             }
         }
         return null;
-    }""", current)  # fmt: skip
+    }""",
+        current,
+    )
     assert target is not None
     page.mouse.move(target["x"], target["y"])
     time.sleep(0.3)
     page.mouse.click(target["x"], target["y"])
-    clicked = page.evaluate("() => document.querySelector('#mgn-selected-clip textarea, #mgn-selected-clip input').value")
+    clicked = page.evaluate(
+        "() => document.querySelector('#mgn-selected-clip textarea, #mgn-selected-clip input').value"
+    )
     wait_for_clip(page, clicked)  # the clip view switched to the clicked point's clip
     assert clicked != current and expected.index_of(clicked) >= 0
     assert page.get_by_role("tab", name="Clips").get_attribute("aria-selected") == "true"

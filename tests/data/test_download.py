@@ -123,8 +123,9 @@ def test_old_audio_eval_comes_from_the_mgn_location(llp_dir: Path, llp_url: str,
     (mgn_dir / "AVVP_eval_audio.csv").write_text("\n".join(lines))
     with serve(mgn_dir) as mgn_url, warnings.catch_warnings():
         warnings.simplefilter("error", DownloadWarning)
-        written = download_annotations(tmp_path / "dest", base_url=llp_url, progress=False, audio_eval="old",
-                                       old_audio_base_url=mgn_url)  # fmt: skip
+        written = download_annotations(
+            tmp_path / "dest", base_url=llp_url, progress=False, audio_eval="old", old_audio_base_url=mgn_url
+        )
     assert written["AVVP_eval_audio.csv"].read_text() == "\n".join(lines)
     assert written["AVVP_eval_visual.csv"].read_bytes() == (llp_dir / "AVVP_eval_visual.csv").read_bytes()
     with pytest.raises(ValueError, match="audio_eval must be one of"):

@@ -119,9 +119,13 @@ def official_ground_truth(filename: str, dense: pd.DataFrame) -> np.ndarray:
 
 @pytest.mark.parametrize(
     ("filename", "video_id"),
-    [("BjCEufrlXm4_20_30", "BjCEufrlXm4"), ("-2syn_PlJA8_40_50", "-2syn_PlJA8"),
-     ("ApKgnUPayqU_8.5_18.5", "ApKgnUPayqU"), ("a_b_c_d_e_f_0_10", "a_b_c_d_e_f")],
-)  # fmt: skip
+    [
+        ("BjCEufrlXm4_20_30", "BjCEufrlXm4"),
+        ("-2syn_PlJA8_40_50", "-2syn_PlJA8"),
+        ("ApKgnUPayqU_8.5_18.5", "ApKgnUPayqU"),
+        ("a_b_c_d_e_f_0_10", "a_b_c_d_e_f"),
+    ],
+)
 def test_video_id_is_the_first_11_characters(filename: str, video_id: str) -> None:
     assert video_id_of(filename) == video_id
 
@@ -189,8 +193,14 @@ def test_ignored_rows_are_reported_once_in_one_warning(tiny) -> None:
         ("AVVP_eval_visual.csv", 6): ("orphan: matches no val/test clip",),
     }
     assert message.startswith("6 dense annotation row(s) ignored")
-    for text in ("AVVP_eval_audio.csv line 11: 'testclip001_10_20`'", "line 10: 'valclip000_0_10'", "'Unicorn'",
-                 "AVVP_eval_visual.csv line 6", "reversed interval", str(layout.eval_csv("audio"))):  # fmt: skip
+    for text in (
+        "AVVP_eval_audio.csv line 11: 'testclip001_10_20`'",
+        "line 10: 'valclip000_0_10'",
+        "'Unicorn'",
+        "AVVP_eval_visual.csv line 6",
+        "reversed interval",
+        str(layout.eval_csv("audio")),
+    ):
         assert text in message
     # val reports the same file-level rows; train reads no eval CSV and warns about nothing
     with pytest.warns(LLPAnnotationWarning):
@@ -303,29 +313,64 @@ def test_bad_feature_file_raises_naming_the_file(tiny, kind: str, cache: bool) -
 
 
 MALFORMED = {  # name -> (file to write, header, rows, expected message pattern)
-    "missing column": ("val_csv", ("filename",), [("valclip0002_0_10",)],
-                       r"line 1: missing or repeated column\(s\) \['event_labels'\]"),
-    "comma separator": ("val_csv", None, "filename,event_labels\nvalclip0002_0_10,Speech\n",
-                        "is the file tab-separated"),
-    "extra field": ("val_csv", WEAK_HEADER, [("valclip0002_0_10", "Speech", "x")],
-                    "Expected 2 fields in line 2, saw 3"),
-    "bad filename": ("val_csv", WEAK_HEADER, [("valclip0002_0_10", "Dog"), ("valclip_0_10", "Dog")],
-                     "line 3: invalid filename 'valclip_0_10'"),
-    "unknown weak class": ("val_csv", WEAK_HEADER, [("valclip0002_0_10", "Speech,Unicorn")],
-                           "line 2: unknown class 'Unicorn'"),
+    "missing column": (
+        "val_csv",
+        ("filename",),
+        [("valclip0002_0_10",)],
+        r"line 1: missing or repeated column\(s\) \['event_labels'\]",
+    ),
+    "comma separator": (
+        "val_csv",
+        None,
+        "filename,event_labels\nvalclip0002_0_10,Speech\n",
+        "is the file tab-separated",
+    ),
+    "extra field": (
+        "val_csv",
+        WEAK_HEADER,
+        [("valclip0002_0_10", "Speech", "x")],
+        "Expected 2 fields in line 2, saw 3",
+    ),
+    "bad filename": (
+        "val_csv",
+        WEAK_HEADER,
+        [("valclip0002_0_10", "Dog"), ("valclip_0_10", "Dog")],
+        "line 3: invalid filename 'valclip_0_10'",
+    ),
+    "unknown weak class": (
+        "val_csv",
+        WEAK_HEADER,
+        [("valclip0002_0_10", "Speech,Unicorn")],
+        "line 2: unknown class 'Unicorn'",
+    ),
     "empty weak label": ("val_csv", WEAK_HEADER, [("valclip0002_0_10", "")], "line 2: unknown class ''"),
-    "duplicate id": ("val_csv", WEAK_HEADER, [("valclip0002_0_10", "Dog"), ("valclip0002_20_30", "Dog")],
-                     "line 3: duplicate YouTube ID 'valclip0002' \\(first on line 2\\)"),
-    "blank line": ("val_csv", None, "filename\tevent_labels\nvalclip0002_0_10\tDog\n\n-valclip001_30_40\tDog\n",
-                   "line 3: invalid filename ''"),
-    "non-integer onset": ("eval_audio_csv", DENSE_HEADER, [("valclip0002_0_10", 0, 1, "Dog"),
-                                                           ("valclip0002_0_10", 2.5, 4, "Dog")],
-                          "line 3: onset '2.5' is not an integer"),
+    "duplicate id": (
+        "val_csv",
+        WEAK_HEADER,
+        [("valclip0002_0_10", "Dog"), ("valclip0002_20_30", "Dog")],
+        "line 3: duplicate YouTube ID 'valclip0002' \\(first on line 2\\)",
+    ),
+    "blank line": (
+        "val_csv",
+        None,
+        "filename\tevent_labels\nvalclip0002_0_10\tDog\n\n-valclip001_30_40\tDog\n",
+        "line 3: invalid filename ''",
+    ),
+    "non-integer onset": (
+        "eval_audio_csv",
+        DENSE_HEADER,
+        [("valclip0002_0_10", 0, 1, "Dog"), ("valclip0002_0_10", 2.5, 4, "Dog")],
+        "line 3: onset '2.5' is not an integer",
+    ),
     "text offset": ("eval_visual_csv", DENSE_HEADER, [("valclip0002_0_10", 0, "ten", "Dog")], "line 2: offset 'ten'"),
-    "offset out of range": ("eval_audio_csv", DENSE_HEADER, [("valclip0002_0_10", 0, 11, "Dog")],
-                            "line 2: offset '11' is not an integer number of seconds in 0..10"),
+    "offset out of range": (
+        "eval_audio_csv",
+        DENSE_HEADER,
+        [("valclip0002_0_10", 0, 11, "Dog")],
+        "line 2: offset '11' is not an integer number of seconds in 0..10",
+    ),
     "empty file": ("eval_audio_csv", None, "", "empty file"),
-}  # fmt: skip
+}
 
 
 @pytest.mark.parametrize("case", MALFORMED)
@@ -504,8 +549,14 @@ def test_real_dense_ground_truth_statistics(real_annotations) -> None:
             assert gt.dtype == np.uint8 and gt.shape == (len(annotations), NUM_CLASSES, NUM_SEGMENTS)
             empty_clips[split, name] = int((gt.sum(axis=(1, 2)) == 0).sum())
             cells[name] = cells.get(name, 0) + int(gt.sum())
-    assert empty_clips == {("val", "audio"): 4, ("val", "visual"): 70, ("val", "av"): 93,
-                           ("test", "audio"): 6, ("test", "visual"): 121, ("test", "av"): 174}  # fmt: skip
+    assert empty_clips == {
+        ("val", "audio"): 4,
+        ("val", "visual"): 70,
+        ("val", "av"): 93,
+        ("test", "audio"): 6,
+        ("test", "visual"): 121,
+        ("test", "av"): 174,
+    }
     assert cells == {"audio": 22665, "visual": 17904, "av": 14670}
 
 

@@ -39,8 +39,22 @@ def rendered(tmp_path_factory: pytest.TempPathFactory):
 
 
 def _decoded_audio(path, sample_rate: int) -> np.ndarray:
-    command = [imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-i", str(path), "-map", "0:a", "-f", "s16le", "-ac",
-               "1", "-ar", str(sample_rate), "-"]
+    command = [
+        imageio_ffmpeg.get_ffmpeg_exe(),
+        "-v",
+        "error",
+        "-i",
+        str(path),
+        "-map",
+        "0:a",
+        "-f",
+        "s16le",
+        "-ac",
+        "1",
+        "-ar",
+        str(sample_rate),
+        "-",
+    ]
     samples = subprocess.run(command, capture_output=True, check=True).stdout
     return np.frombuffer(samples, dtype=np.int16).astype(np.float64)
 
@@ -64,7 +78,9 @@ def test_visual_event_is_drawn_only_while_on(rendered):
     frames = np.stack([np.frombuffer(frame, dtype=np.uint8).reshape(height, width, 3) for frame in reader])
     assert len(frames) == NUM_SEGMENTS * CONFIG.fps
     left, top, right, bottom = object_box(clip_slots(_rows()[1])[DOG], CONFIG)
-    center = frames[:, (top + bottom) // 2 - 4:(top + bottom) // 2 + 4, (left + right) // 2 - 4:(left + right) // 2 + 4]
+    center = frames[
+        :, (top + bottom) // 2 - 4 : (top + bottom) // 2 + 4, (left + right) // 2 - 4 : (left + right) // 2 + 4
+    ]
     center_color = center.reshape(len(frames), -1, 3).mean(axis=1)  # (frames, 3)
     seconds = np.arange(len(frames)) / CONFIG.fps
     on = (seconds >= VISUAL_ON[0] + 0.05) & (seconds < VISUAL_ON[1] - 0.05)
@@ -80,7 +96,7 @@ def test_audio_event_is_louder_while_on(rendered):
     second = CONFIG.sample_rate
 
     def rms(start_s: float, stop_s: float) -> float:
-        return float(np.sqrt(np.mean(audio[int(start_s * second):int(stop_s * second)] ** 2)))
+        return float(np.sqrt(np.mean(audio[int(start_s * second) : int(stop_s * second)] ** 2)))
 
     inside = rms(AUDIO_ON[0] + 0.2, AUDIO_ON[1] - 0.2)
     outside = max(rms(0.2, AUDIO_ON[0] - 0.2), rms(AUDIO_ON[1] + 0.2, NUM_SEGMENTS - 0.2))

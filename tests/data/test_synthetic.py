@@ -30,15 +30,40 @@ from mgn.data.synthetic import (
     weak_labels,
 )
 from mgn.data.synthetic.profiles import CLASS_PROFILES
-from mgn.labels import CLASSES, CLASS_TO_INDEX, NUM_CLASSES, NUM_SEGMENTS
+from mgn.labels import CLASS_TO_INDEX, CLASSES, NUM_CLASSES, NUM_SEGMENTS
 from mgn.metrics import avvp_scores, binarize
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SAMPLED_CLIPS = 20_000
 
 # llp_stats.md §2: % of train clips per class (index order).
-TRAIN_CLASS_SHARE = (49.9, 6.2, 5.3, 7.6, 1.9, 3.4, 4.5, 2.2, 3.0, 6.0, 1.9, 11.7, 4.4, 14.6, 5.0, 1.5, 4.5, 2.2, 4.1,
-                     5.9, 5.0, 1.0, 4.3, 2.9, 1.6)  # fmt: skip
+TRAIN_CLASS_SHARE = (
+    49.9,
+    6.2,
+    5.3,
+    7.6,
+    1.9,
+    3.4,
+    4.5,
+    2.2,
+    3.0,
+    6.0,
+    1.9,
+    11.7,
+    4.4,
+    14.6,
+    5.0,
+    1.5,
+    4.5,
+    2.2,
+    4.1,
+    5.9,
+    5.0,
+    1.0,
+    4.3,
+    2.9,
+    1.6,
+)
 TRAIN_LABELS_PER_CLIP = {1: 40.3, 2: 58.8, 3: 0.9}  # §3, % of train clips
 EVAL_LABELS_PER_CLIP = {1: 33.3, 2: 54.9, 3: 9.4, 4: 2.3}  # §3, val+test; 4 = "4 or more"
 TRAIN_TOP_PAIRS = {("Speech", "Dog"), ("Speech", "Violin_fiddle"), ("Cello", "Violin_fiddle"), ("Speech", "Singing")}
@@ -100,8 +125,9 @@ def _stat(stats, key: str) -> float:
 def test_train_class_frequencies_within_2_points(train_stats):
     difference = train_stats.class_share - np.array(TRAIN_CLASS_SHARE)
     worst = int(np.abs(difference).argmax())
-    assert abs(difference[worst]) <= 2.0, f"{CLASSES[worst]}: {train_stats.class_share[worst]:.1f} % vs real " \
-                                          f"{TRAIN_CLASS_SHARE[worst]} %"
+    assert abs(difference[worst]) <= 2.0, (
+        f"{CLASSES[worst]}: {train_stats.class_share[worst]:.1f} % vs real {TRAIN_CLASS_SHARE[worst]} %"
+    )
 
 
 @pytest.mark.parametrize("kind", ["train", "eval"])
@@ -166,8 +192,9 @@ def test_profiles_match_real_llp(llp_dir):
     """The per-class tables of profiles.py are what the real val+test annotations say."""
     layout = LLPLayout(root=llp_dir)
     splits = [load_annotations(layout, split, warn=False) for split in ("val", "test")]
-    real = annotation_statistics(np.concatenate([s.gt_audio for s in splits]),
-                                 np.concatenate([s.gt_visual for s in splits]))
+    real = annotation_statistics(
+        np.concatenate([s.gt_audio for s in splits]), np.concatenate([s.gt_visual for s in splits])
+    )
     for index, profile in enumerate(CLASS_PROFILES):
         pairs = profile.audio_only + profile.visual_only + profile.both
         assert real.class_pairs[index] == pairs, profile.name
@@ -248,7 +275,8 @@ def test_same_seed_same_bytes_and_videos_change_nothing(dataset, tmp_path):
     generate_dataset(plain, SyntheticConfig(), small, seed=6, progress=False)
     generate_dataset(with_videos, SyntheticConfig(), small, seed=6, videos=True, progress=False)
     assert _digests(with_videos, ("*.csv", "feats/*/*.npy", TRUTH_FILENAME)) == _digests(
-        plain, ("*.csv", "feats/*/*.npy", TRUTH_FILENAME))
+        plain, ("*.csv", "feats/*/*.npy", TRUTH_FILENAME)
+    )
     videos = sorted((with_videos / LLPLayout().video_dir).glob("*.mp4"))
     assert len(videos) == sum(small.values()) and all(path.stat().st_size > 10_000 for path in videos)
 
@@ -282,8 +310,22 @@ def test_regenerating_replaces_the_previous_output_only(tmp_path):
 
 
 def test_cli_writes_a_dataset_and_refuses_foreign_folders(tmp_path):
-    command = [sys.executable, "-m", "mgn.data.synthetic", "--out", str(tmp_path / "out"), "--train", "2", "--val",
-               "1", "--test", "1", "--seed", "3", "--quiet"]
+    command = [
+        sys.executable,
+        "-m",
+        "mgn.data.synthetic",
+        "--out",
+        str(tmp_path / "out"),
+        "--train",
+        "2",
+        "--val",
+        "1",
+        "--test",
+        "1",
+        "--seed",
+        "3",
+        "--quiet",
+    ]
     done = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert "wrote 4 clips" in done.stdout
@@ -340,10 +382,12 @@ def test_linear_probe_beats_weak_label_oracle_which_beats_all_zero(capsys):
     def visual(split) -> np.ndarray:
         return np.concatenate([segments(split.visual), segments(split.visual_st)], axis=1)  # (N * T, 2560)
 
-    audio_prob = _segment_probe(segments(fit.audio), segments(fit.gt_audio.transpose(0, 2, 1)),
-                                segments(scored.audio), keep=None).reshape(clips, NUM_SEGMENTS, NUM_CLASSES)
-    visual_prob = _segment_probe(visual(fit), segments(fit.gt_visual.transpose(0, 2, 1)), visual(scored),
-                                 keep=64).reshape(clips, NUM_SEGMENTS, NUM_CLASSES)
+    audio_prob = _segment_probe(
+        segments(fit.audio), segments(fit.gt_audio.transpose(0, 2, 1)), segments(scored.audio), keep=None
+    ).reshape(clips, NUM_SEGMENTS, NUM_CLASSES)
+    visual_prob = _segment_probe(
+        visual(fit), segments(fit.gt_visual.transpose(0, 2, 1)), visual(scored), keep=64
+    ).reshape(clips, NUM_SEGMENTS, NUM_CLASSES)
     video_prob = np.maximum(audio_prob.max(1), visual_prob.max(1))  # (N, C): the probe's own video-level gate
     probe = avvp_scores(*binarize(video_prob, audio_prob, visual_prob), scored.gt_audio, scored.gt_visual)
     oracle_rows = np.repeat(scored.labels[:, :, None], NUM_SEGMENTS, axis=2).astype(np.uint8)
@@ -352,12 +396,18 @@ def test_linear_probe_beats_weak_label_oracle_which_beats_all_zero(capsys):
     zero = avvp_scores(zeros, zeros, scored.gt_audio, scored.gt_visual)
     with capsys.disabled():
         for name, scores in (("probe", probe), ("oracle", oracle), ("zero", zero)):
-            print(f"\n{name:6s} " + "  ".join(
-                f"{level}: " + " ".join(f"{key} {value:.1f}" for key, value in scores[level].items())
-                for level in ("segment", "event")), end="")
+            print(
+                f"\n{name:6s} "
+                + "  ".join(
+                    f"{level}: " + " ".join(f"{key} {value:.1f}" for key, value in scores[level].items())
+                    for level in ("segment", "event")
+                ),
+                end="",
+            )
         print()
-    type_av = {name: scores["segment"]["type"] for name, scores in (("probe", probe), ("oracle", oracle),
-                                                                     ("zero", zero))}
+    type_av = {
+        name: scores["segment"]["type"] for name, scores in (("probe", probe), ("oracle", oracle), ("zero", zero))
+    }
     assert type_av["probe"] >= type_av["oracle"] + 5
     assert type_av["oracle"] >= type_av["zero"] + 20
     assert type_av["probe"] < 95  # learnable, not trivially separable

@@ -93,17 +93,25 @@ def test_identity_and_class_strings(table: pd.DataFrame) -> None:
     assert _clip_order(table) == [0, 1, 2, 3]
     assert table["gt_classes"].tolist() == ["Dog (A+V)", "Speech (A)", "Car (V)", "Violin fiddle (A)"]
     assert table["pred_classes"].tolist() == [
-        "Dog (A+V)", "Speech (A+V), Baby cry infant cry (A)", "", "Violin fiddle (A+V)",
-    ]  # fmt: skip
+        "Dog (A+V)",
+        "Speech (A+V), Baby cry infant cry (A)",
+        "",
+        "Violin fiddle (A+V)",
+    ]
 
 
 def test_error_counts(table: pd.DataFrame) -> None:
     expected = {
-        "fp_audio": [0, 1, 0, 0], "fn_audio": [0, 5, 0, 0],
-        "fp_visual": [0, 2, 0, 4], "fn_visual": [0, 0, 4, 0],
-        "fp_av": [0, 2, 0, 4], "fn_av": [0, 0, 0, 0],
-        "false_positives": [0, 3, 0, 4], "false_negatives": [0, 5, 4, 0], "errors": [0, 8, 4, 4],
-    }  # fmt: skip
+        "fp_audio": [0, 1, 0, 0],
+        "fn_audio": [0, 5, 0, 0],
+        "fp_visual": [0, 2, 0, 4],
+        "fn_visual": [0, 0, 4, 0],
+        "fp_av": [0, 2, 0, 4],
+        "fn_av": [0, 0, 0, 0],
+        "false_positives": [0, 3, 0, 4],
+        "false_negatives": [0, 5, 4, 0],
+        "errors": [0, 8, 4, 4],
+    }
     for column, values in expected.items():
         assert table[column].tolist() == values, column
         assert table[column].dtype == np.int64
@@ -302,7 +310,9 @@ def test_display_frame(table: pd.DataFrame, arrays: dict[str, np.ndarray]) -> No
     plain = display_frame(clip_table(NAMES, arrays["ga"], arrays["gv"], arrays["pa"], arrays["pv"]))
     assert "Disagree" not in plain.columns and "Seg F AV (2)" not in plain.columns
     compare_columns = {"seg_av_2", "event_av_2", "disagreement"}
-    assert list(plain.columns) == [header for column, header in DISPLAY_COLUMNS.items() if column not in compare_columns]
+    assert list(plain.columns) == [
+        header for column, header in DISPLAY_COLUMNS.items() if column not in compare_columns
+    ]
 
 
 def test_imports_neither_gradio_nor_torch() -> None:

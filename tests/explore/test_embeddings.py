@@ -84,9 +84,12 @@ def test_tokens_of_one_class_end_up_together() -> None:
 
 @pytest.mark.parametrize(
     ("audio_shape", "visual_shape", "message"),
-    [((NUM_CLASSES, 8), (NUM_CLASSES, 9), "audio_tokens and visual_tokens"), ((10, 8), (10, 8), "expected"),
-     ((NUM_CLASSES,), (NUM_CLASSES,), "audio_tokens: expected real numbers")],
-)  # fmt: skip
+    [
+        ((NUM_CLASSES, 8), (NUM_CLASSES, 9), "audio_tokens and visual_tokens"),
+        ((10, 8), (10, 8), "expected"),
+        ((NUM_CLASSES,), (NUM_CLASSES,), "audio_tokens: expected real numbers"),
+    ],
+)
 def test_token_shape_errors(audio_shape: tuple, visual_shape: tuple, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         token_points(np.ones(audio_shape), np.ones(visual_shape))
@@ -211,8 +214,9 @@ def test_token_figure() -> None:
     figure = token_figure(points)
     assert sum(len(trace.x) for trace in figure.data) == 2 * NUM_CLASSES
     assert [trace.meta for trace in figure.data] == [
-        {"role": "tokens", "modality": "audio"}, {"role": "tokens", "modality": "visual"},
-    ]  # fmt: skip
+        {"role": "tokens", "modality": "audio"},
+        {"role": "tokens", "modality": "visual"},
+    ]
     for trace in figure.data:
         rows = points[points["modality"] == trace.meta["modality"]]
         np.testing.assert_array_equal(trace.x, rows["x"])

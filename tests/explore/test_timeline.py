@@ -53,10 +53,12 @@ def dog_clip() -> tuple[np.ndarray, np.ndarray, ClipPrediction]:
 
 def _traces(fig, role: str, modality: str | None = None, model: int | None = None) -> list:
     return [
-        trace for trace in fig.data
-        if trace.meta["role"] == role and modality in (None, trace.meta["modality"])
+        trace
+        for trace in fig.data
+        if trace.meta["role"] == role
+        and modality in (None, trace.meta["modality"])
         and (model is None or trace.meta["model"] == model)
-    ]  # fmt: skip
+    ]
 
 
 def _dog_y(trace) -> float:
@@ -77,9 +79,11 @@ def test_events_statuses_and_rows_of_a_hand_made_clip(dog_clip):
         ("pred", "audio_visual", 0): [],
     }
     expected_audio = sorted(
-        [("Dog", 2, "FN")] + [("Dog", t, "TP") for t in (3, 4, 5)] + [("Dog", t, "FP") for t in (6, 7)]
+        [("Dog", 2, "FN")]
+        + [("Dog", t, "TP") for t in (3, 4, 5)]
+        + [("Dog", t, "FP") for t in (6, 7)]
         + [("Speech", t, "FP") for t in (0, 1)]
-    )  # fmt: skip
+    )
     assert figure_statuses(fig) == {("audio", 0): expected_audio, ("visual", 0): [], ("audio_visual", 0): []}
     assert fig.layout.meta["rows"] == {"audio": ["Speech", "Dog"], "visual": [], "audio_visual": []}  # official order
 
@@ -147,7 +151,8 @@ def test_compare_mode_draws_each_model():
     assert len(_traces(fig, "prob", model=1)) == 2  # audio and visual strips of the second model
     # in the Dog row, the GT lane comes first (the y axis points down), then MGN's lane, then HAN's
     gt_y, first_y, second_y = (
-        _dog_y(trace) for trace in (*_traces(fig, "gt", "audio"), *_traces(fig, "pred", "audio")))
+        _dog_y(trace) for trace in (*_traces(fig, "gt", "audio"), *_traces(fig, "pred", "audio"))
+    )
     assert gt_y < first_y < second_y
 
 

@@ -143,9 +143,14 @@ def test_every_parameter_gets_a_gradient(inputs, assign: str) -> None:
     model = _randomise(MGN(MGNConfig(**TINY, unimodal_assign=assign, crossmodal_assign=assign))).train()
     out = model(*inputs)
     loss = (
-        out.global_prob.sum() + out.a_prob.sum() + out.v_prob.sum() + out.a_frame_prob.sum() + out.v_frame_prob.sum()
-        + out.audio_class_logits.logsumexp(1).sum() + out.visual_class_logits.logsumexp(1).sum()
-    )  # fmt: skip
+        out.global_prob.sum()
+        + out.a_prob.sum()
+        + out.v_prob.sum()
+        + out.a_frame_prob.sum()
+        + out.v_frame_prob.sum()
+        + out.audio_class_logits.logsumexp(1).sum()
+        + out.visual_class_logits.logsumexp(1).sum()
+    )
     loss.backward()
     missing = [name for name, p in model.named_parameters() if p.grad is None or not torch.isfinite(p.grad).all()]
     assert not missing

@@ -91,7 +91,9 @@ def test_mgn_intermediates_match_official(fixtures_dir: Path, name: str) -> None
         # The official model reads the map stored under its mode's key; (B, 1, S, L) there, (B, S, L) here.
         ours[f"{prefix}.attn_{'hard' if mode_hard else 'soft'}"] = out.assignment.unsqueeze(1)
     for key, value in ours.items():
-        torch.testing.assert_close(value, tensors[f"inter.{key}"], atol=ATOL, rtol=RTOL, msg=lambda m, k=key: f"{k}: {m}")
+        torch.testing.assert_close(
+            value, tensors[f"inter.{key}"], atol=ATOL, rtol=RTOL, msg=lambda m, k=key: f"{k}: {m}"
+        )
 
 
 def test_han_intermediates_match_official(fixtures_dir: Path) -> None:

@@ -18,8 +18,14 @@ from mgn.models.official import (
 )
 from mgn.models.weights import WeightsMismatchError
 
-SMALL_ARGS = {"dim": 32, "depth_aud": 1, "depth_vis": 1, "depth_av": 2, "unimodal_assign": "hard",
-              "crossmodal_assign": "soft"}  # fmt: skip
+SMALL_ARGS = {
+    "dim": 32,
+    "depth_aud": 1,
+    "depth_vis": 1,
+    "depth_av": 2,
+    "unimodal_assign": "hard",
+    "crossmodal_assign": "soft",
+}
 
 
 @pytest.fixture

@@ -22,8 +22,18 @@ def test_defaults_are_the_official_recipe() -> None:
 
 
 def test_overrides_with_types_and_nested_fields() -> None:
-    config = apply_overrides(TrainConfig(), ["lr=1e-3", "epochs=5", "contrastive=true", "model.dim=64",
-                                             "model.unimodal_assign=hard", "layout.audio_dir=feats/vgg", "gate=modality"])  # fmt: skip
+    config = apply_overrides(
+        TrainConfig(),
+        [
+            "lr=1e-3",
+            "epochs=5",
+            "contrastive=true",
+            "model.dim=64",
+            "model.unimodal_assign=hard",
+            "layout.audio_dir=feats/vgg",
+            "gate=modality",
+        ],
+    )
     assert (config.lr, config.epochs, config.contrastive, config.gate) == (1e-3, 5, True, "modality")
     assert config.model_settings() == MGNConfig(dim=64, unimodal_assign="hard")
     assert config.llp_layout().feature_dir("audio").as_posix() == "data/feats/vgg"
@@ -59,7 +69,9 @@ def test_config_files_and_precedence(tmp_path: Path) -> None:
     assert config.model_settings() == HANConfig(ffn_dim=256)
     as_json = tmp_path / "run.json"
     as_json.write_text(json.dumps(config.to_dict()))
-    assert apply_overrides(TrainConfig(), load_config_file(as_json)).to_dict() == config.to_dict()  # config.json reloads
+    assert (
+        apply_overrides(TrainConfig(), load_config_file(as_json)).to_dict() == config.to_dict()
+    )  # config.json reloads
 
 
 def test_bad_config_files(tmp_path: Path) -> None:

@@ -37,13 +37,34 @@ def _resume_point(path: Path) -> dict:
 
 def test_sigkill_mid_epoch_then_resume_is_bit_identical(tiny_data: Path, tmp_path: Path) -> None:
     reference, killed = tmp_path / "reference", tmp_path / "killed"
-    run_module("training.train", "--model", "mgn", "--data", str(tiny_data), "--out", str(reference),
-               "--no-progress", *RESUMABLE)  # fmt: skip
-    command = [sys.executable, "-m", "training.train", "--model", "mgn", "--data", str(tiny_data), "--out",
-               str(killed), "--no-progress", *RESUMABLE]  # fmt: skip
+    run_module(
+        "training.train",
+        "--model",
+        "mgn",
+        "--data",
+        str(tiny_data),
+        "--out",
+        str(reference),
+        "--no-progress",
+        *RESUMABLE,
+    )
+    command = [
+        sys.executable,
+        "-m",
+        "training.train",
+        "--model",
+        "mgn",
+        "--data",
+        str(tiny_data),
+        "--out",
+        str(killed),
+        "--no-progress",
+        *RESUMABLE,
+    ]
     environment = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
-    process = subprocess.Popen(command, cwd=REPO_ROOT, env=environment, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)  # fmt: skip
+    process = subprocess.Popen(
+        command, cwd=REPO_ROOT, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     last = killed / "last.safetensors"
     deadline = time.monotonic() + 120
     try:
@@ -65,9 +86,13 @@ def test_sigkill_mid_epoch_then_resume_is_bit_identical(tiny_data: Path, tmp_pat
         assert before["val"] == after["val"] and before["train_loss"] == pytest.approx(after["train_loss"])
 
 
-@pytest.mark.parametrize(("model", "size"), [("han", [*TINY_HAN, "model.dropout=0.0"]),
-                                             ("mgn", [*TINY_MGN, "model.drop_path=0.0",
-                                                      "model.inverted_han_assign=false"])])  # fmt: skip
+@pytest.mark.parametrize(
+    ("model", "size"),
+    [
+        ("han", [*TINY_HAN, "model.dropout=0.0"]),
+        ("mgn", [*TINY_MGN, "model.drop_path=0.0", "model.inverted_han_assign=false"]),
+    ],
+)
 def test_torchrun_two_cpu_processes_match_one(tiny_data: Path, tmp_path: Path, model: str, size: list[str]) -> None:
     """Without random layers (dropout, drop-path, Gumbel), 2 processes x 4 clips = 1 process x 8 clips.
 
@@ -79,10 +104,23 @@ def test_torchrun_two_cpu_processes_match_one(tiny_data: Path, tmp_path: Path, m
     """
     settings = ["epochs=2", "batch_size=8", "threads=1", *size]
     single, parallel = tmp_path / "single", tmp_path / "ddp"
-    run_module("training.train", "--model", model, "--data", str(tiny_data), "--out", str(single), "--no-progress",
-               *settings)  # fmt: skip
-    result = run_module("torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "training.train",
-                        "--model", model, "--data", str(tiny_data), "--out", str(parallel), *settings)  # fmt: skip
+    run_module(
+        "training.train", "--model", model, "--data", str(tiny_data), "--out", str(single), "--no-progress", *settings
+    )
+    result = run_module(
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node=2",
+        "-m",
+        "training.train",
+        "--model",
+        model,
+        "--data",
+        str(tiny_data),
+        "--out",
+        str(parallel),
+        *settings,
+    )
     assert result.stderr.count("epoch 1:") <= 1  # only rank 0 logs
     one, two = _weights(single / "last.safetensors"), _weights(parallel / "last.safetensors")
     checkpoint = read_checkpoint(single / "last.safetensors")

@@ -22,8 +22,22 @@ pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
 def _train(data: Path, out: Path, model: str, *extra: str) -> int:
     size = TINY_MGN if model == "mgn" else TINY_HAN
-    return train_cli.main(["--model", model, "--data", str(data), "--out", str(out), "--no-progress",
-                           "epochs=2", "batch_size=8", "threads=1", *size, *extra])  # fmt: skip
+    return train_cli.main(
+        [
+            "--model",
+            model,
+            "--data",
+            str(data),
+            "--out",
+            str(out),
+            "--no-progress",
+            "epochs=2",
+            "batch_size=8",
+            "threads=1",
+            *size,
+            *extra,
+        ]
+    )
 
 
 def _weights(path: Path) -> dict[str, torch.Tensor]:
@@ -35,7 +49,12 @@ def test_run_directory_contents(tiny_data: Path, tmp_path: Path, model: str) -> 
     run = tmp_path / "run"
     assert _train(tiny_data, run, model) == 0
     assert sorted(p.name for p in run.iterdir()) == [
-        "best.safetensors", "config.json", "last.safetensors", "metrics.jsonl", "test_results.json"]  # fmt: skip
+        "best.safetensors",
+        "config.json",
+        "last.safetensors",
+        "metrics.jsonl",
+        "test_results.json",
+    ]
     config = json.loads((run / "config.json").read_text())
     assert config["model"] == model and config["epochs"] == 2 and config["lr"] == 3e-4
     assert config["model_config"]["dim"] == 32  # the resolved model config, every field
@@ -64,8 +83,20 @@ def test_same_seed_same_weights_other_seed_differs(tiny_data: Path, tmp_path: Pa
 def test_contrastive_and_refined_labels(tiny_data: Path, tmp_path: Path) -> None:
     assert _train(tiny_data, tmp_path / "base", "mgn") == 0
     labels = tmp_path / "labels.npz"
-    assert refine_cli.main(["--checkpoint", str(tmp_path / "base" / "best.safetensors"), "--data", str(tiny_data),
-                            "--out", str(labels), "--no-progress"]) == 0  # fmt: skip
+    assert (
+        refine_cli.main(
+            [
+                "--checkpoint",
+                str(tmp_path / "base" / "best.safetensors"),
+                "--data",
+                str(tiny_data),
+                "--out",
+                str(labels),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     with np.load(labels) as archive:
         meta = json.loads(str(archive["meta"]))
         assert archive["audio_labels"].shape == (48, 25) and "a_prob_audio_swapped" in archive.files
@@ -82,17 +113,38 @@ def test_evaluate_json_and_csv_round_trip(tiny_data: Path, tmp_path: Path, capsy
     assert _train(tiny_data, tmp_path / "run", "han") == 0
     checkpoint = tmp_path / "run" / "best.safetensors"
     scores_path, csv_dir = tmp_path / "scores.json", tmp_path / "csv"
-    assert evaluate_cli.main(["--checkpoint", str(checkpoint), "--data", str(tiny_data), "--split", "test",
-                              "--json", str(scores_path), "--csv-dir", str(csv_dir), "--no-progress"]) == 0  # fmt: skip
+    assert (
+        evaluate_cli.main(
+            [
+                "--checkpoint",
+                str(checkpoint),
+                "--data",
+                str(tiny_data),
+                "--split",
+                "test",
+                "--json",
+                str(scores_path),
+                "--csv-dir",
+                str(csv_dir),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     printed = capsys.readouterr().out
     assert "Segment-level" in printed and "Event-level" in printed
     scores = json.loads(scores_path.read_text())
     assert set(scores) == {"segment", "event"}
-    assert scores == {key: json.loads((tmp_path / "run" / "test_results.json").read_text())[key]
-                      for key in ("segment", "event")}  # the same numbers as the end-of-training test  # fmt: skip
+    assert scores == {
+        key: json.loads((tmp_path / "run" / "test_results.json").read_text())[key] for key in ("segment", "event")
+    }  # the same numbers as the end-of-training test
     round_trip = tmp_path / "round_trip.json"
-    assert evaluate_cli.main(["--predictions", str(csv_dir), "--data", str(tiny_data), "--split", "test",
-                              "--json", str(round_trip)]) == 0  # fmt: skip
+    assert (
+        evaluate_cli.main(
+            ["--predictions", str(csv_dir), "--data", str(tiny_data), "--split", "test", "--json", str(round_trip)]
+        )
+        == 0
+    )
     assert json.loads(round_trip.read_text()) == scores
 
 
@@ -127,17 +179,35 @@ def test_bad_input(tiny_data: Path, tmp_path: Path, capsys) -> None:
     from mgn.data.synthetic.dataset import generate_dataset
 
     generate_dataset(other, sizes={"train": 8, "val": 4, "test": 4}, seed=5, progress=False)
-    assert refine_cli.main(["--checkpoint", str(tmp_path / "r2" / "best.safetensors"), "--data", str(other),
-                            "--out", str(foreign), "--no-progress"]) == 0  # fmt: skip
-    assert "made for another dataset" in error_of(_train(tiny_data, tmp_path / "r5", "han",
-                                                         "--refined-labels", str(foreign)))  # fmt: skip
+    assert (
+        refine_cli.main(
+            [
+                "--checkpoint",
+                str(tmp_path / "r2" / "best.safetensors"),
+                "--data",
+                str(other),
+                "--out",
+                str(foreign),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
+    assert "made for another dataset" in error_of(
+        _train(tiny_data, tmp_path / "r5", "han", "--refined-labels", str(foreign))
+    )
     han_checkpoint = str(tmp_path / "r2" / "best.safetensors")
-    assert "holds a 'han' model, expected 'mgn'" in error_of(evaluate_cli.main(
-        ["--checkpoint", han_checkpoint, "--arch", "mgn", "--data", str(tiny_data)]))  # fmt: skip
+    assert "holds a 'han' model, expected 'mgn'" in error_of(
+        evaluate_cli.main(["--checkpoint", han_checkpoint, "--arch", "mgn", "--data", str(tiny_data)])
+    )
     corrupt = tmp_path / "corrupt.safetensors"
     corrupt.write_bytes(b"garbage")
-    assert "corrupt.safetensors" in error_of(evaluate_cli.main(["--checkpoint", str(corrupt), "--data", str(tiny_data)]))
-    assert "give the architecture" in error_of(evaluate_cli.main(["--checkpoint", str(tmp_path / "x.pt"), "--data", str(tiny_data)]))
+    assert "corrupt.safetensors" in error_of(
+        evaluate_cli.main(["--checkpoint", str(corrupt), "--data", str(tiny_data)])
+    )
+    assert "give the architecture" in error_of(
+        evaluate_cli.main(["--checkpoint", str(tmp_path / "x.pt"), "--data", str(tiny_data)])
+    )
 
 
 def test_resume_refuses_a_changed_model_config(tiny_data: Path, tmp_path: Path, capsys) -> None:

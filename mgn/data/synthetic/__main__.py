@@ -24,18 +24,25 @@ _STATS_CLIPS = 20_000
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m mgn.data.synthetic", description=__doc__.splitlines()[0],
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m mgn.data.synthetic",
+        description=__doc__.splitlines()[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
     parser.add_argument("--out", help="output folder (LLP layout root); required unless --stats")
     for split, size in LLP_SIZES.items():
         parser.add_argument(f"--{split}", type=int, default=size, metavar="N", help=f"{split} clips")
     parser.add_argument("--seed", type=int, default=0, help="random seed (integer >= 0)")
     parser.add_argument("--videos", action="store_true", help="also render one mp4 per clip (about 0.4 s per clip)")
-    parser.add_argument("--force", action="store_true",
-                        help="write into a non-empty folder that is not a previous synthetic output")
+    parser.add_argument(
+        "--force", action="store_true", help="write into a non-empty folder that is not a previous synthetic output"
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
-    parser.add_argument("--stats", action="store_true",
-                        help=f"print the statistics of {_STATS_CLIPS} sampled clips per annotation kind and exit")
+    parser.add_argument(
+        "--stats",
+        action="store_true",
+        help=f"print the statistics of {_STATS_CLIPS} sampled clips per annotation kind and exit",
+    )
     return parser
 
 
@@ -56,15 +63,18 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--out is required (or use --stats)")
     sizes = {split: getattr(args, split) for split in LLP_SIZES}
     try:
-        result = generate_dataset(args.out, SyntheticConfig(), sizes, args.seed, videos=args.videos, force=args.force,
-                                  progress=not args.quiet)
+        result = generate_dataset(
+            args.out, SyntheticConfig(), sizes, args.seed, videos=args.videos, force=args.force, progress=not args.quiet
+        )
     except (FileExistsError, NotADirectoryError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     total = sum(result.sizes.values())
-    print(f"wrote {total} clips ({', '.join(f'{k} {v}' for k, v in result.sizes.items())}) to {result.layout.root}: "
-          f"features {result.feature_seconds:.1f} s ({result.clips_per_second:.0f} clips/s)"
-          + (f", videos {result.video_seconds:.1f} s" if args.videos else ""))
+    print(
+        f"wrote {total} clips ({', '.join(f'{k} {v}' for k, v in result.sizes.items())}) to {result.layout.root}: "
+        f"features {result.feature_seconds:.1f} s ({result.clips_per_second:.0f} clips/s)"
+        + (f", videos {result.video_seconds:.1f} s" if args.videos else "")
+    )
     return 0
 
 

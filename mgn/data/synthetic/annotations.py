@@ -115,8 +115,15 @@ def _full_row_share(full_share: float, runs: tuple[float, ...]) -> float:
     return full_share * runs_per_row / (1 - full_share + full_share * runs_per_row)
 
 
-def _row_model(full_prob: float, mean_s: float, full_share: float, runs: tuple[float, ...], onset_at_zero: float,
-               fragmentation: float, length_stretch: float) -> _RowModel:
+def _row_model(
+    full_prob: float,
+    mean_s: float,
+    full_share: float,
+    runs: tuple[float, ...],
+    onset_at_zero: float,
+    fragmentation: float,
+    length_stretch: float,
+) -> _RowModel:
     """Row model drawing a full row with ``full_prob``, else partial runs whose mean length matches the profile.
 
     The number of runs follows ``runs`` tilted by ``fragmentation`` per extra run (see ``SyntheticConfig``).
@@ -133,24 +140,25 @@ def _free_full_probs(profile: ClassProfile) -> tuple[float, float]:
     copies the visual draw into audio. Solve the two mixtures for the free probabilities (clipped to [0, 0.98]).
     """
     total = profile.audio_only + profile.visual_only + profile.both
-    audio_only, visual_only, both = (share / total for share in (profile.audio_only, profile.visual_only,
-                                                                profile.both))
+    audio_only, visual_only, both = (share / total for share in (profile.audio_only, profile.visual_only, profile.both))
     same, audio_inside, visual_inside = profile.same_extent, profile.audio_in_visual, profile.visual_in_audio
     independent = max(1 - same - audio_inside - visual_inside, 0.0)
     audio_target = _full_row_share(profile.audio_full, AUDIO_RUNS_PER_PARTIAL_ROW) * (audio_only + both)
     visual_target = _full_row_share(profile.visual_full, VISUAL_RUNS_PER_PARTIAL_ROW) * (visual_only + both)
     visual_free = visual_target / (visual_only + both * (same + audio_inside + independent))
     visual_free = min(max(visual_free, 0.0), _MAX_FULL_PROB)
-    audio_free = (audio_target - visual_free * both * same) / max(audio_only + both * (visual_inside + independent),
-                                                                  1e-9)
+    audio_free = (audio_target - visual_free * both * same) / max(
+        audio_only + both * (visual_inside + independent), 1e-9
+    )
     return min(max(audio_free, 0.0), _MAX_FULL_PROB), visual_free
 
 
 def _tables(config: SyntheticConfig) -> _Tables:
     profiles = CLASS_PROFILES
     free_full = [_free_full_probs(profile) for profile in profiles]
-    pairs = [None if pair is None else (CLASS_TO_INDEX[pair[0]], CLASS_TO_INDEX[pair[1]]) for pair, _ in
-             CLASS_PAIR_WEIGHTS]
+    pairs = [
+        None if pair is None else (CLASS_TO_INDEX[pair[0]], CLASS_TO_INDEX[pair[1]]) for pair, _ in CLASS_PAIR_WEIGHTS
+    ]
     return _Tables(
         cells={
             kind: ([(speech, count) for speech, count, _ in table], _cdf([share for *_, share in table]))
@@ -163,18 +171,38 @@ def _tables(config: SyntheticConfig) -> _Tables:
         pair_cdf=_cdf([weight for _, weight in CLASS_PAIR_WEIGHTS]),
         modality_cdf=[_cdf([p.audio_only, p.visual_only, p.both]) for p in profiles],
         relation_cdf=[
-            _cdf([p.same_extent, p.audio_in_visual, p.visual_in_audio,
-                  max(1 - p.same_extent - p.audio_in_visual - p.visual_in_audio, 0.0)])
+            _cdf(
+                [
+                    p.same_extent,
+                    p.audio_in_visual,
+                    p.visual_in_audio,
+                    max(1 - p.same_extent - p.audio_in_visual - p.visual_in_audio, 0.0),
+                ]
+            )
             for p in profiles
         ],
         audio_rows=[
-            _row_model(full[0], p.audio_mean_s, p.audio_full, AUDIO_RUNS_PER_PARTIAL_ROW, config.audio_onset_at_zero,
-                       config.audio_fragmentation, config.length_stretch)
+            _row_model(
+                full[0],
+                p.audio_mean_s,
+                p.audio_full,
+                AUDIO_RUNS_PER_PARTIAL_ROW,
+                config.audio_onset_at_zero,
+                config.audio_fragmentation,
+                config.length_stretch,
+            )
             for p, full in zip(profiles, free_full)
         ],
         visual_rows=[
-            _row_model(full[1], p.visual_mean_s, p.visual_full, VISUAL_RUNS_PER_PARTIAL_ROW,
-                       config.visual_onset_at_zero, config.visual_fragmentation, config.length_stretch)
+            _row_model(
+                full[1],
+                p.visual_mean_s,
+                p.visual_full,
+                VISUAL_RUNS_PER_PARTIAL_ROW,
+                config.visual_onset_at_zero,
+                config.visual_fragmentation,
+                config.length_stretch,
+            )
             for p, full in zip(profiles, free_full)
         ],
     )

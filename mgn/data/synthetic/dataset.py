@@ -222,12 +222,16 @@ def _dense_table(plans: list[_SplitPlan], modality: str) -> pd.DataFrame:
     frames = []
     for plan in plans:
         clip, class_index, onset, offset = find_events(plan.gt_audio if modality == "audio" else plan.gt_visual)
-        frames.append(pd.DataFrame({
-            "filename": np.array(plan.filenames, dtype=object)[clip],
-            "onset": onset,
-            "offset": offset,
-            "event_labels": np.array(CLASSES, dtype=object)[class_index],
-        }))
+        frames.append(
+            pd.DataFrame(
+                {
+                    "filename": np.array(plan.filenames, dtype=object)[clip],
+                    "onset": onset,
+                    "offset": offset,
+                    "event_labels": np.array(CLASSES, dtype=object)[class_index],
+                }
+            )
+        )
     return pd.concat(frames, ignore_index=True)
 
 
@@ -251,8 +255,11 @@ def _write_truth(path: Path, plans: dict[str, _SplitPlan]) -> None:
         for name, array in arrays.items():
             buffer = io.BytesIO()
             np.lib.format.write_array(buffer, np.ascontiguousarray(array), allow_pickle=False)
-            archive.writestr(zipfile.ZipInfo(f"{name}.npy", date_time=_ZIP_DATE), buffer.getvalue(),
-                             compress_type=zipfile.ZIP_DEFLATED)
+            archive.writestr(
+                zipfile.ZipInfo(f"{name}.npy", date_time=_ZIP_DATE),
+                buffer.getvalue(),
+                compress_type=zipfile.ZIP_DEFLATED,
+            )
 
 
 def read_truth(path: str | Path) -> dict[str, dict[str, np.ndarray]]:
@@ -265,8 +272,9 @@ def read_truth(path: str | Path) -> dict[str, dict[str, np.ndarray]]:
         }
 
 
-def _write_meta(path: Path, seed: int, sizes: dict[str, int], config: SyntheticConfig, videos: bool,
-                complete: bool) -> None:
+def _write_meta(
+    path: Path, seed: int, sizes: dict[str, int], config: SyntheticConfig, videos: bool, complete: bool
+) -> None:
     meta = {
         "generator": GENERATOR_NAME,
         "version": GENERATOR_VERSION,
@@ -283,10 +291,14 @@ def _read_meta(path: Path) -> dict[str, Any]:
     try:
         meta = json.loads(path.read_text())
     except (OSError, json.JSONDecodeError) as error:
-        raise ValueError(f"{path}: cannot read the synthetic metadata ({error}); remove the folder or use --force")
+        raise ValueError(
+            f"{path}: cannot read the synthetic metadata ({error}); remove the folder or use --force"
+        ) from error
     if not isinstance(meta, dict) or meta.get("generator") != GENERATOR_NAME:
-        raise ValueError(f"{path}: not written by {GENERATOR_NAME} (generator field "
-                         f"{meta.get('generator') if isinstance(meta, dict) else None!r}); use --force to overwrite")
+        raise ValueError(
+            f"{path}: not written by {GENERATOR_NAME} (generator field "
+            f"{meta.get('generator') if isinstance(meta, dict) else None!r}); use --force to overwrite"
+        )
     return meta
 
 
@@ -301,8 +313,13 @@ def _remove_previous_output(layout: LLPLayout) -> None:
             layout.video_path(video_id).unlink(missing_ok=True)
     for split in SPLITS:
         layout.split_csv(split).unlink(missing_ok=True)
-    for path in (full_csv, layout.eval_csv("audio"), layout.eval_csv("visual"), layout.root / TRUTH_FILENAME,
-                 layout.root / META_FILENAME):
+    for path in (
+        full_csv,
+        layout.eval_csv("audio"),
+        layout.eval_csv("visual"),
+        layout.root / TRUTH_FILENAME,
+        layout.root / META_FILENAME,
+    ):
         path.unlink(missing_ok=True)
 
 
@@ -325,8 +342,9 @@ def _prepare_output_dir(layout: LLPLayout, force: bool) -> None:
         layout.feature_dir(modality).mkdir(parents=True, exist_ok=True)
 
 
-def _write_features(layout: LLPLayout, plan: _SplitPlan, signatures: Signatures, config: SyntheticConfig,
-                    progress: bool) -> None:
+def _write_features(
+    layout: LLPLayout, plan: _SplitPlan, signatures: Signatures, config: SyntheticConfig, progress: bool
+) -> None:
     for index in tqdm(range(len(plan.filenames)), desc=f"features {plan.name}", unit="clip", disable=not progress):
         clip = _clip_features(plan, index, signatures, config)
         video_id = video_id_of(plan.filenames[index])
@@ -340,8 +358,9 @@ def _render_videos(layout: LLPLayout, plan: _SplitPlan, progress: bool) -> None:
     layout.resolve(layout.video_dir).mkdir(parents=True, exist_ok=True)
     for index in tqdm(range(len(plan.filenames)), desc=f"videos {plan.name}", unit="clip", disable=not progress):
         filename = plan.filenames[index]
-        render_clip(layout.video_path(video_id_of(filename)), plan.gt_audio[index], plan.gt_visual[index],
-                    title=filename)
+        render_clip(
+            layout.video_path(video_id_of(filename)), plan.gt_audio[index], plan.gt_visual[index], title=filename
+        )
 
 
 def generate_dataset(
@@ -387,5 +406,6 @@ def generate_dataset(
             _render_videos(layout, plan, progress)
     video_seconds = time.perf_counter() - started if videos else 0.0
     _write_meta(meta_path, seed, sizes, config, videos, complete=True)
-    return GeneratedDataset(layout=layout, sizes=sizes, seed=seed, feature_seconds=feature_seconds,
-                            video_seconds=video_seconds)
+    return GeneratedDataset(
+        layout=layout, sizes=sizes, seed=seed, feature_seconds=feature_seconds, video_seconds=video_seconds
+    )

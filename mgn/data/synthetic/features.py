@@ -85,8 +85,9 @@ def _class_directions(rng: np.random.Generator, dim: int, group_similarity: floa
     for group_index, group in enumerate(CONFUSABLE_GROUPS):
         for name in group:
             class_index = CLASS_TO_INDEX[name]
-            directions[class_index] = (np.sqrt(1 - group_similarity) * own[class_index]
-                                       + np.sqrt(group_similarity) * shared[group_index])
+            directions[class_index] = (
+                np.sqrt(1 - group_similarity) * own[class_index] + np.sqrt(group_similarity) * shared[group_index]
+            )
     return directions / np.linalg.norm(directions, axis=1, keepdims=True)
 
 
@@ -95,22 +96,29 @@ def draw_signatures(rng: np.random.Generator, config: SyntheticConfig = Syntheti
     similarity = config.group_similarity
     audio = _class_directions(rng, _AUDIO_DIM, similarity, 0) * (config.audio_snr * config.audio_noise)
     visual = _class_directions(rng, _VISUAL_DIM, similarity, config.visual_support) * (
-        config.visual_snr * config.visual_noise)
+        config.visual_snr * config.visual_noise
+    )
     visual_st = _class_directions(rng, _VISUAL_ST_DIM, similarity, config.visual_st_support) * (
-        config.visual_st_snr * config.visual_st_noise)
+        config.visual_st_snr * config.visual_st_noise
+    )
     return Signatures(
         audio=audio.astype(np.float32),
         visual=visual.astype(np.float32),
         visual_st=visual_st.astype(np.float32),
         audio_mean=(config.audio_offset * rng.standard_normal(_AUDIO_DIM)).astype(np.float32),
         visual_mean=(config.visual_level + config.visual_offset * rng.standard_normal(_VISUAL_DIM)).astype(np.float32),
-        visual_st_mean=(config.visual_st_level
-                        + config.visual_st_offset * rng.standard_normal(_VISUAL_ST_DIM)).astype(np.float32),
+        visual_st_mean=(config.visual_st_level + config.visual_st_offset * rng.standard_normal(_VISUAL_ST_DIM)).astype(
+            np.float32
+        ),
     )
 
 
 def _stream(
-    rng: np.random.Generator, activation: np.ndarray, signatures: np.ndarray, mean: np.ndarray, noise: float,
+    rng: np.random.Generator,
+    activation: np.ndarray,
+    signatures: np.ndarray,
+    mean: np.ndarray,
+    noise: float,
     nuisance: float,
 ) -> np.ndarray:
     """mean + activation @ signatures + per-clip offset + i.i.d. noise; ``activation`` (R, C) -> (R, D) float32."""
@@ -146,8 +154,9 @@ def synthesize_clip_features(
         config: the feature knobs.
     """
     if gt_audio.shape != (NUM_CLASSES, NUM_SEGMENTS) or gt_visual.shape != (NUM_CLASSES, NUM_SEGMENTS):
-        raise ValueError(f"expected ({NUM_CLASSES}, {NUM_SEGMENTS}) ground-truth rows, got {gt_audio.shape} and "
-                         f"{gt_visual.shape}")
+        raise ValueError(
+            f"expected ({NUM_CLASSES}, {NUM_SEGMENTS}) ground-truth rows, got {gt_audio.shape} and {gt_visual.shape}"
+        )
     audio_gain = np.exp(config.gain_spread * rng.standard_normal(NUM_CLASSES))  # (C,)
     visual_gain = np.exp(config.gain_spread * rng.standard_normal(NUM_CLASSES))  # (C,) shared by 2D and 3D
     audio_activation = _activation(rng, gt_audio, audio_gain, config.segment_gain_spread)  # (T, C)
@@ -155,12 +164,15 @@ def synthesize_clip_features(
     st_activation = _activation(rng, gt_visual, visual_gain, config.segment_gain_spread)  # (T, C)
     frame_activation = np.repeat(visual_activation, FRAMES_PER_SEGMENT, axis=0)  # (F, C)
 
-    audio = _stream(rng, audio_activation, signatures.audio, signatures.audio_mean, config.audio_noise,
-                    config.nuisance)  # (T, 128)
-    visual = _stream(rng, frame_activation, signatures.visual, signatures.visual_mean, config.visual_noise,
-                     config.nuisance)  # (F, 2048)
-    visual_st = _stream(rng, st_activation, signatures.visual_st, signatures.visual_st_mean, config.visual_st_noise,
-                        config.nuisance)  # (T, 512)
+    audio = _stream(
+        rng, audio_activation, signatures.audio, signatures.audio_mean, config.audio_noise, config.nuisance
+    )  # (T, 128)
+    visual = _stream(
+        rng, frame_activation, signatures.visual, signatures.visual_mean, config.visual_noise, config.nuisance
+    )  # (F, 2048)
+    visual_st = _stream(
+        rng, st_activation, signatures.visual_st, signatures.visual_st_mean, config.visual_st_noise, config.nuisance
+    )  # (T, 512)
     np.maximum(visual, 0, out=visual)  # post-ReLU CNN features are non-negative
     np.maximum(visual_st, 0, out=visual_st)
     return ClipFeatures(audio=audio, visual=visual, visual_st=visual_st)

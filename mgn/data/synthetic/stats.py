@@ -46,9 +46,11 @@ class AnnotationStats:
 
     def summary(self) -> str:
         """Multi-line human-readable digest of the aggregate numbers (not the per-class arrays)."""
-        lines = [f"clips: {self.num_clips}, labels/clip {self.mean_labels:.3f}, "
-                 f"labels 1/2/3/4+: {'/'.join(f'{v:.1f}' for v in self.labels_per_clip[1:4])}/"
-                 f"{self.labels_per_clip[4:].sum():.1f} %"]
+        lines = [
+            f"clips: {self.num_clips}, labels/clip {self.mean_labels:.3f}, "
+            f"labels 1/2/3/4+: {'/'.join(f'{v:.1f}' for v in self.labels_per_clip[1:4])}/"
+            f"{self.labels_per_clip[4:].sum():.1f} %"
+        ]
         for modality in ("audio", "visual", "av"):
             lines.append(
                 f"{modality:6s} events/clip {self.events_per_clip[modality]:.3f}, mean dur "
@@ -65,6 +67,7 @@ class AnnotationStats:
 
     def as_dict(self) -> dict[str, object]:
         """JSON-friendly dict (arrays as lists)."""
+
         def plain(value: object) -> object:
             if isinstance(value, np.ndarray):
                 return value.tolist()
@@ -105,8 +108,9 @@ def annotation_statistics(gt_audio: np.ndarray, gt_visual: np.ndarray) -> Annota
     gt_audio = np.asarray(gt_audio, dtype=bool)
     gt_visual = np.asarray(gt_visual, dtype=bool)
     if gt_audio.shape != gt_visual.shape or gt_audio.shape[1:] != (NUM_CLASSES, NUM_SEGMENTS):
-        raise ValueError(f"expected two (N, {NUM_CLASSES}, {NUM_SEGMENTS}) arrays, got {gt_audio.shape} and "
-                         f"{gt_visual.shape}")
+        raise ValueError(
+            f"expected two (N, {NUM_CLASSES}, {NUM_SEGMENTS}) arrays, got {gt_audio.shape} and {gt_visual.shape}"
+        )
     num_clips = gt_audio.shape[0]
     audible, visible = gt_audio.any(-1), gt_visual.any(-1)  # (N, C)
     labelled = audible | visible
