@@ -25,6 +25,7 @@ from mgn.explore.player import PLAYER_SYNC_JS, video_html  # noqa: E402
 from mgn.explore.state import Explorer, ExplorerError, open_explorer  # noqa: E402
 from mgn.explore.timeline import timeline_html  # noqa: E402
 from mgn.export import write_prediction_csvs  # noqa: E402
+from mgn.io import write_text_atomic  # noqa: E402
 from mgn.labels import CLASSES, display_name  # noqa: E402
 
 DEMO_DIR = Path(__file__).resolve().parent / "assets" / "demo"
@@ -118,9 +119,8 @@ def build_app(explorer: Explorer, export_dir: Path) -> gr.Blocks:
         clip = explorer.split.filenames[explorer.index_of(clip)]
         figure = explorer.timeline(clip)
         page = export_dir / f"timeline_{clip}.html"
-        temporary = page.with_suffix(".tmp")
-        temporary.write_text(timeline_html(figure, include_plotlyjs="cdn"))  # small; PNG: the plot's camera button
-        temporary.replace(page)
+        # concurrent requests for one clip each write their own temporary file; PNG: the plot's camera button
+        write_text_atomic(page, timeline_html(figure, include_plotlyjs="cdn"))
         video = video_html(clip, explorer.video_path(clip), explorer.expected_video_path(clip))
         return clip, video, figure, explorer.clip_scores(clip), explorer.clip_events(clip), str(page)
 

@@ -72,11 +72,11 @@ def api_calls(url: str, clips: list[str]) -> list[float]:
 
 
 def load_test(url: str, clips: list[str], clients: int = 20, switches: int = 5) -> dict:
-    def session(seed: int) -> tuple[list[float], int]:
+    def session(seed: int) -> tuple[list[float], str | None]:
         try:
-            return api_calls(url, random.Random(seed).sample(clips, min(switches, len(clips)))), 0
-        except Exception:  # noqa: BLE001 - counted and reported, the point of a load test
-            return [], 1
+            return api_calls(url, random.Random(seed).sample(clips, min(switches, len(clips)))), None
+        except Exception as error:  # noqa: BLE001 - counted and reported, the point of a load test
+            return [], f"{type(error).__name__}: {error}"[:300]
 
     with ThreadPoolExecutor(max_workers=clients) as pool:
         results = list(pool.map(session, range(clients)))
@@ -84,7 +84,8 @@ def load_test(url: str, clips: list[str], clients: int = 20, switches: int = 5) 
     return {
         "clients": clients,
         "requests": len(latencies),
-        "errors": sum(e for _, e in results),
+        "errors": sum(e is not None for _, e in results),
+        "error_messages": sorted({e for _, e in results if e is not None}),
         **({f"latency_ms_{k}": v for k, v in _percentiles(latencies).items()} if latencies else {}),
     }
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import threading
 import urllib.error
 import urllib.request
 import zipfile
@@ -69,6 +70,22 @@ def test_twenty_concurrent_clients_switching_clips(demo_app, explorer) -> None:
 
     with ThreadPoolExecutor(max_workers=20) as pool:
         assert sum(pool.map(client_session, range(20))) == 60  # every switch answered, none failed
+
+
+def test_concurrent_requests_for_the_same_clip(demo_app, explorer) -> None:
+    """Every request writes the clip's HTML export; simultaneous writers must not trip over each other."""
+    url, _ = demo_app
+    clip = str(explorer.split.filenames[3])
+    clients = [Client(url, verbose=False) for _ in range(8)]
+    start = threading.Barrier(len(clients))
+
+    def request(client: Client) -> str:
+        start.wait()
+        return client.predict(clip, api_name="/show_clip")[0]
+
+    for _ in range(3):
+        with ThreadPoolExecutor(max_workers=len(clients)) as pool:
+            assert list(pool.map(request, clients)) == [clip] * len(clients)
 
 
 def test_missing_video_gets_a_placeholder(tmp_path: Path) -> None:
