@@ -6,7 +6,8 @@
   scores, events, player HTML, HTML export); ``clip_switch_api_ms``: the same through the HTTP API (one client).
 * ``clip_switch_browser_ms``: from a click on a row of the clip list until the browser shows that clip's timeline.
 * ``tsne_s``: class tokens and class-aware features of the split, computed without cache.
-* ``load_20_clients``: 20 concurrent API clients switching clips: requests, errors, p50 / p95 latency.
+* ``load_20_clients``: 20 concurrent API clients switching clips: requests answered, errors (client sessions that
+  failed, each stopping at its first error) with their messages, p50 / p95 latency.
 
 Usage: ``python bench/app_latency.py [--data PACK_OR_DIR --checkpoint CKPT] [--switches 40]``.
 """
