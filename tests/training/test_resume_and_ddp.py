@@ -37,30 +37,12 @@ def _resume_point(path: Path) -> dict:
 
 def test_sigkill_mid_epoch_then_resume_is_bit_identical(tiny_data: Path, tmp_path: Path) -> None:
     reference, killed = tmp_path / "reference", tmp_path / "killed"
-    run_module(
-        "training.train",
-        "--model",
-        "mgn",
-        "--data",
-        str(tiny_data),
-        "--out",
-        str(reference),
-        "--no-progress",
-        *RESUMABLE,
-    )
-    command = [
-        sys.executable,
-        "-m",
-        "training.train",
-        "--model",
-        "mgn",
-        "--data",
-        str(tiny_data),
-        "--out",
-        str(killed),
-        "--no-progress",
-        *RESUMABLE,
-    ]
+
+    def train_args(out: Path) -> list[str]:
+        return ["--model", "mgn", "--data", str(tiny_data), "--out", str(out), "--no-progress", *RESUMABLE]
+
+    run_module("training.train", *train_args(reference))
+    command = [sys.executable, "-m", "training.train", *train_args(killed)]
     environment = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
     process = subprocess.Popen(
         command, cwd=REPO_ROOT, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
