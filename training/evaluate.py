@@ -19,6 +19,7 @@ from mgn.checkpoint import CheckpointError, load_any_checkpoint
 from mgn.data.llp import LLPLayout, load_annotations, load_split
 from mgn.export import read_prediction_csvs, write_prediction_csvs
 from mgn.inference import predict
+from mgn.io import write_text_atomic
 from mgn.metrics import avvp_scores, format_table
 from mgn.models.weights import WeightsMismatchError
 from training.distributed import resolve_device
@@ -113,8 +114,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     print(format_table(scores, title=title))
     if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(scores, indent=2) + "\n")
+        write_text_atomic(args.json, json.dumps(scores, indent=2) + "\n")  # creates missing parent folders
     return 0
 
 

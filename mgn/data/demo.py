@@ -25,6 +25,7 @@ from tqdm.auto import tqdm
 from mgn.data.llp import LLPLayout, load_split
 from mgn.data.pack import save_split_pack
 from mgn.data.synthetic.dataset import META_FILENAME
+from mgn.io import write_text_atomic
 
 __all__ = ["DEMO_CHECKPOINT", "DEMO_MANIFEST", "DEMO_PACK", "DEMO_VIDEOS", "build_demo_assets", "main"]
 
@@ -79,7 +80,7 @@ def build_demo_assets(
         "split": split,
         "bytes": {str(path.relative_to(out_dir)): path.stat().st_size for path in files},
     }
-    (out_dir / DEMO_MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+    write_text_atomic(out_dir / DEMO_MANIFEST, json.dumps(manifest, indent=2) + "\n")
     return manifest
 
 

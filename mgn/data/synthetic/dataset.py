@@ -34,6 +34,7 @@ from mgn.data.llp import DENSE_SPLITS, MODALITIES, SPLITS, LLPLayout
 from mgn.data.synthetic.annotations import find_events, sample_annotations, weak_labels
 from mgn.data.synthetic.config import GENERATOR_VERSION, SyntheticConfig
 from mgn.data.synthetic.features import ClipFeatures, Signatures, draw_signatures, synthesize_clip_features
+from mgn.io import write_text_atomic
 from mgn.labels import CLASSES
 
 __all__ = [
@@ -284,7 +285,7 @@ def _write_meta(
         "complete": complete,  # false while writing: an interrupted run can be regenerated in place
         "config": config.to_dict(),
     }
-    path.write_text(json.dumps(meta, indent=2) + "\n")
+    write_text_atomic(path, json.dumps(meta, indent=2) + "\n")
 
 
 def _read_meta(path: Path) -> dict[str, Any]:
