@@ -109,8 +109,8 @@ def build_app(explorer: Explorer, export_dir: Path) -> gr.Blocks:
     compare = len(explorer.models) == 2
     sort_default = "most disagreement" if compare else "worst audio-visual F (segment)"
     summary = " · ".join(
-        f"**{m.name}** ({m.checkpoint.name}): segment Type@AV {m.scores['segment']['type']:.1f}, "
-        f"event Type@AV {m.scores['event']['type']:.1f}"
+        f"**{m.name}** ({m.checkpoint.name}): segment Type@AV {m.scores.segment.type:.1f}, "
+        f"event Type@AV {m.scores.event.type:.1f}"
         for m in explorer.models
     )
 

@@ -175,7 +175,7 @@ def _baselines(data: Path) -> dict:
     zero = np.zeros_like(annotations.gt_audio)
     weak = np.repeat((annotations.labels > 0.5).astype(np.uint8)[:, :, None], annotations.gt_audio.shape[2], axis=2)
     return {
-        name: {level: scores[level] for level in LEVELS}
+        name: scores.to_json()
         for name, scores in (
             ("all-zero predictor", avvp_scores(zero, zero, annotations.gt_audio, annotations.gt_visual)),
             ("weak-label oracle", avvp_scores(weak, weak, annotations.gt_audio, annotations.gt_visual)),

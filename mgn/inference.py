@@ -22,7 +22,7 @@ from tqdm.auto import tqdm
 
 from mgn.data.llp import Split, pool_frames
 from mgn.io import atomic_path
-from mgn.metrics import DEFAULT_THRESHOLD, avvp_scores, binarize, binarize_modality_gated
+from mgn.metrics import DEFAULT_THRESHOLD, Scores, avvp_scores, binarize, binarize_modality_gated
 
 __all__ = ["Gate", "Predictions", "predict", "predict_cached", "score", "split_digest", "split_tensors"]
 
@@ -147,7 +147,7 @@ def score(
     *,
     gate: Gate = "global",
     threshold: float = DEFAULT_THRESHOLD,
-) -> dict:
+) -> Scores:
     """Official AVVP scores (see :func:`mgn.metrics.avvp_scores`) of ``predictions`` against dense GT
     (N, C, T) uint8 [clip, class, segment]."""
     if gt_audio is None or gt_visual is None:

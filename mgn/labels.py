@@ -2,12 +2,14 @@
 
 Both official codebases (HAN, AVVP-ECCV20; MGN) use this order, which is *not* alphabetical; MGN also ties
 class token k to class k. The strings match the CSV spelling exactly, including ``Frying_(food)``.
-This module is the only place the class list lives.
+This module is the only place the class list lives, and the only place the evaluation modalities are defined: an
+event is *audio-visual* when it is audible and visible in the same segment (:func:`audio_visual`).
 """
 
 from __future__ import annotations
 
 __all__ = [
+    "AUDIO_VISUAL",
     "CLASSES",
     "CLASS_COLORS",
     "CLASS_TO_INDEX",
@@ -15,6 +17,9 @@ __all__ = [
     "NUM_CLASSES",
     "NUM_FRAMES",
     "NUM_SEGMENTS",
+    "EVAL_MODALITIES",
+    "MODALITY_TITLES",
+    "audio_visual",
     "class_index",
     "display_name",
 ]
@@ -53,6 +58,12 @@ NUM_FRAMES = NUM_SEGMENTS * FRAMES_PER_SEGMENT  # 80 ResNet-152 frames per clip
 
 CLASS_TO_INDEX: dict[str, int] = {name: index for index, name in enumerate(CLASSES)}
 
+# The three modalities that labels, predictions and scores are given in (not the feature streams of
+# ``mgn.data.features``). Audio-visual is derived, never annotated: see :func:`audio_visual`.
+AUDIO_VISUAL = "audio_visual"
+EVAL_MODALITIES: tuple[str, ...] = ("audio", "visual", AUDIO_VISUAL)
+MODALITY_TITLES: dict[str, str] = {"audio": "Audio", "visual": "Visual", AUDIO_VISUAL: "Audio-Visual"}
+
 # One distinct colour per class (index order), for timelines and t-SNE plots; 25 well-separated hues.
 CLASS_COLORS: tuple[str, ...] = (
     "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
@@ -79,3 +90,11 @@ def display_name(name_or_index: str | int) -> str:
     """Human-readable class name: ``Frying_(food)`` -> ``Frying (food)``."""
     name = CLASSES[name_or_index] if isinstance(name_or_index, int) else name_or_index
     return name.replace("_", " ")
+
+
+def audio_visual(audio, visual):
+    """Audio-visual = audible AND visible, segment by segment (the official ``gt_av = gt_a * gt_v``).
+
+    Works on 0/1 numpy arrays (or tensors) of any shape and keeps their dtype: bool stays bool, uint8 stays uint8.
+    """
+    return audio * visual

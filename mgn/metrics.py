@@ -41,11 +41,12 @@ so that the per-clip sum over classes runs over the slow axis, in class order, l
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import numpy as np
 
-from mgn.labels import NUM_CLASSES, NUM_SEGMENTS
+from mgn.labels import MODALITY_TITLES, NUM_CLASSES, NUM_SEGMENTS
 
 __all__ = [
     "DEFAULT_THRESHOLD",
@@ -55,6 +56,8 @@ __all__ = [
     "METRICS",
     "METRIC_TITLES",
     "PER_CLIP_COLUMNS",
+    "LevelScores",
+    "Scores",
     "avvp_scores",
     "binarize",
     "binarize_modality_gated",
@@ -66,13 +69,7 @@ DEFAULT_THRESHOLD = 0.5  # official probability threshold, inclusive, for both t
 EVENT_IOU_THRESHOLD = 0.5  # official event matching: IoU >= 0.5, inclusive
 LEVELS: tuple[str, ...] = ("segment", "event")
 METRICS: tuple[str, ...] = ("audio", "visual", "audio_visual", "type", "event")  # the five numbers of each level
-METRIC_TITLES: dict[str, str] = {
-    "audio": "Audio",
-    "visual": "Visual",
-    "audio_visual": "Audio-Visual",
-    "type": "Type@AV",
-    "event": "Event@AV",
-}
+METRIC_TITLES: dict[str, str] = MODALITY_TITLES | {"type": "Type@AV", "event": "Event@AV"}
 LEVEL_TITLES: dict[str, str] = {"segment": "Segment-level", "event": "Event-level"}
 # Columns of the per-clip arrays, in the order the official functions return them: (f_a, f_v, f, f_av).
 PER_CLIP_COLUMNS: tuple[str, ...] = ("audio", "visual", "event", "audio_visual")
@@ -255,16 +252,79 @@ def _level_scores(counts: _Counts) -> np.ndarray:
     return np.ascontiguousarray(_clip_scores(*columns).T)  # (4, N) -> (N, 4)
 
 
-def _dataset_scores(per_clip: np.ndarray) -> dict[str, float]:
-    """The five percentages of one level from its ``(N, 4)`` per-clip scores, computed as the official loop does."""
+@dataclass(frozen=True)
+class LevelScores:
+    """The official scores of one level (segment or event).
+
+    Attributes:
+        audio, visual, audio_visual: F-scores (%) averaged over clips.
+        type: Type@AV (%), the mean of the three above.
+        event: Event@AV (%), the pooled audio + visual score (officially printed as "Event@Avg.").
+        per_clip: ``(N, 4)`` float64 per-clip scores in [0, 1], columns :data:`PER_CLIP_COLUMNS` =
+            (audio, visual, pooled event, audio-visual), exactly the official ``(f_a, f_v, f, f_av)``.
+    """
+
+    audio: float
+    visual: float
+    audio_visual: float
+    type: float
+    event: float
+    per_clip: np.ndarray
+
+    def metric(self, name: str) -> float:
+        """One of :data:`METRICS` by name (KeyError naming the valid ones otherwise)."""
+        if name not in METRICS:
+            raise KeyError(f"unknown metric {name!r}; expected one of {list(METRICS)}")
+        return getattr(self, name)
+
+    def clip_scores(self, name: str) -> np.ndarray:
+        """Per-clip scores ``(N,)`` in [0, 1] of one metric; ``type`` is the mean of audio, visual, audio-visual."""
+        if name == "type":
+            columns = [PER_CLIP_COLUMNS.index(m) for m in ("audio", "visual", "audio_visual")]
+            return self.per_clip[:, columns].mean(axis=1)
+        if name not in PER_CLIP_COLUMNS:
+            raise KeyError(f"unknown metric {name!r}; expected one of {list(METRICS)}")
+        return self.per_clip[:, PER_CLIP_COLUMNS.index(name)]
+
+    def to_json(self) -> dict[str, float]:
+        """The five percentages, keyed by :data:`METRICS`."""
+        return {name: float(getattr(self, name)) for name in METRICS}
+
+
+@dataclass(frozen=True)
+class Scores:
+    """Official AVVP scores at the segment and the event level (the two rows of Table 1)."""
+
+    segment: LevelScores
+    event: LevelScores
+
+    @property
+    def num_clips(self) -> int:
+        return len(self.segment.per_clip)
+
+    def level(self, name: str) -> LevelScores:
+        """``segment`` or ``event`` by name (KeyError naming the valid ones otherwise)."""
+        if name not in LEVELS:
+            raise KeyError(f"unknown level {name!r}; expected one of {list(LEVELS)}")
+        return getattr(self, name)
+
+    def to_json(self) -> dict[str, dict[str, float]]:
+        """``{"segment": {metric: %}, "event": {metric: %}}``: what the command lines print and write."""
+        return {level: self.level(level).to_json() for level in LEVELS}
+
+
+def _level_result(per_clip: np.ndarray) -> LevelScores:
+    """One level's scores from its ``(N, 4)`` per-clip scores, the means computed as the official loop does."""
     means = {name: 100 * np.mean(np.ascontiguousarray(per_clip[:, i])) for i, name in enumerate(PER_CLIP_COLUMNS)}
-    return {
-        "audio": float(means["audio"]),
-        "visual": float(means["visual"]),
-        "audio_visual": float(means["audio_visual"]),
-        "type": float((means["audio_visual"] + means["audio"] + means["visual"]) / 3.0),
-        "event": float(means["event"]),
-    }
+    per_clip.setflags(write=False)
+    return LevelScores(
+        audio=float(means["audio"]),
+        visual=float(means["visual"]),
+        audio_visual=float(means["audio_visual"]),
+        type=float((means["audio_visual"] + means["audio"] + means["visual"]) / 3.0),
+        event=float(means["event"]),
+        per_clip=per_clip,
+    )
 
 
 def _binary_matrix(values: Any, name: str) -> np.ndarray:
@@ -289,7 +349,7 @@ def _binary_matrix(values: Any, name: str) -> np.ndarray:
     raise ValueError(f"{name}: values must be 0 or 1, found {array[index]!r} at [clip, class, segment] {index}")
 
 
-def avvp_scores(pred_a: Any, pred_v: Any, gt_a: Any, gt_v: Any) -> dict[str, Any]:
+def avvp_scores(pred_a: Any, pred_v: Any, gt_a: Any, gt_v: Any) -> Scores:
     """Official AVVP segment-level and event-level scores of binary predictions against ground truth.
 
     The audio-visual matrices are the element-wise products of the audio and visual ones, for the predictions and
@@ -302,11 +362,9 @@ def avvp_scores(pred_a: Any, pred_v: Any, gt_a: Any, gt_v: Any) -> dict[str, Any
         gt_v: visual ground truth, same layout.
 
     Returns:
-        ``{"segment": {...}, "event": {...}, "per_clip": {"segment": (N, 4), "event": (N, 4)}}``. Each level dict maps
-        ``audio``, ``visual``, ``audio_visual``, ``type`` (mean of the three) and ``event`` (the pooled audio+visual
-        score, printed officially as "Event@Avg.") to a percentage (float). The per-clip arrays are float64 scores
-        in [0, 1] with columns :data:`PER_CLIP_COLUMNS` = (audio, visual, pooled event, audio-visual), exactly the
-        official ``(f_a, f_v, f, f_av)``.
+        :class:`Scores`: per level, ``audio``, ``visual``, ``audio_visual``, ``type`` (mean of the three) and
+        ``event`` (the pooled audio+visual score, printed officially as "Event@Avg.") as percentages, and the
+        per-clip scores (``LevelScores.per_clip``).
 
     Raises:
         ValueError: an array has the wrong shape or no clips, the four shapes differ, or a value is not 0 or 1.
@@ -320,22 +378,21 @@ def avvp_scores(pred_a: Any, pred_v: Any, gt_a: Any, gt_v: Any) -> dict[str, Any
     # modalities audio, visual, audio-visual; the code of an element-wise product is the bitwise AND of the codes
     pred_codes = np.stack([code_pa, code_pv, code_pa & code_pv], axis=1)  # (C, 3, N)
     gt_codes = np.stack([code_ga, code_gv, code_ga & code_gv], axis=1)  # (C, 3, N)
-    per_clip = {
-        "segment": _level_scores(_segment_counts(pred_codes, gt_codes)),
-        "event": _level_scores(_event_counts(pred_codes, gt_codes)),
-    }
-    return {level: _dataset_scores(per_clip[level]) for level in LEVELS} | {"per_clip": per_clip}
+    return Scores(
+        segment=_level_result(_level_scores(_segment_counts(pred_codes, gt_codes))),
+        event=_level_result(_level_scores(_event_counts(pred_codes, gt_codes))),
+    )
 
 
 # ---------------------------------------------------------------------------------------------------------------------
 # formatting (kept apart from the computation)
 
 
-def format_table(scores: dict[str, Any], title: str | None = None) -> str:
+def format_table(scores: Scores, title: str | None = None) -> str:
     """Plain-text table like Table 1 of the MGN paper: one row per level, one decimal.
 
     Args:
-        scores: the output of :func:`avvp_scores` (only the ``segment`` and ``event`` entries are read).
+        scores: the output of :func:`avvp_scores`.
         title: optional first line.
 
     Returns:
@@ -347,12 +404,12 @@ def format_table(scores: dict[str, Any], title: str | None = None) -> str:
     lines = [title] if title else []
     lines.append(header)
     for level in LEVELS:
-        cells = "".join(f"  {scores[level][m]:>{w}.1f}" for m, w in zip(METRICS, widths))
+        cells = "".join(f"  {scores.level(level).metric(m):>{w}.1f}" for m, w in zip(METRICS, widths))
         lines.append(f"{LEVEL_TITLES[level]:<{label_width}}{cells}")
     return "\n".join(lines)
 
 
-def format_markdown_table(named_scores: dict[str, dict[str, Any]]) -> str:
+def format_markdown_table(named_scores: dict[str, Scores]) -> str:
     """Markdown table with two rows (segment, event level) per named result, one decimal.
 
     Args:
@@ -365,6 +422,6 @@ def format_markdown_table(named_scores: dict[str, dict[str, Any]]) -> str:
     lines = ["| Method | Level | " + " | ".join(titles) + " |", "|---|---|" + "---:|" * len(titles)]
     for name, scores in named_scores.items():
         for level in LEVELS:
-            cells = " | ".join(f"{scores[level][metric]:.1f}" for metric in METRICS)
+            cells = " | ".join(f"{scores.level(level).metric(metric):.1f}" for metric in METRICS)
             lines.append(f"| {name} | {LEVEL_TITLES[level]} | {cells} |")
     return "\n".join(lines)

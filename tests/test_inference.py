@@ -44,7 +44,7 @@ def test_predict_is_batch_size_independent_and_keeps_mode(model: MGN) -> None:
     assert first.audio_class_features.shape == (5, 25, 16) and second.audio_class_features is None
     assert first.global_prob.dtype == np.float32 and first.a_frame_prob.shape == (5, 10, 25)
     scores = score(first, split.gt_audio, split.gt_visual)
-    assert set(scores["segment"]) == {"audio", "visual", "audio_visual", "type", "event"}
+    assert set(scores.to_json()["segment"]) == {"audio", "visual", "audio_visual", "type", "event"}
     with pytest.raises(ValueError, match="no dense ground truth"):
         score(first, None, None)
 

@@ -148,12 +148,15 @@ def row_matrix(class_index: int, segments: list[int]) -> np.ndarray:
     return matrix
 
 
-def assert_same_scores(actual: dict, expected: dict) -> None:
+def assert_same_scores(actual: metrics.Scores, expected: dict) -> None:
     """Per-clip scores bit-identical (same operations in the same order), percentages to 1e-9."""
     for level in metrics.LEVELS:
-        np.testing.assert_array_equal(actual["per_clip"][level], expected["per_clip"][level], err_msg=level)
+        np.testing.assert_array_equal(actual.level(level).per_clip, expected["per_clip"][level], err_msg=level)
         for metric in metrics.METRICS:
-            assert actual[level][metric] == pytest.approx(expected[level][metric], abs=1e-9), (level, metric)
+            assert actual.level(level).metric(metric) == pytest.approx(expected[level][metric], abs=1e-9), (
+                level,
+                metric,
+            )
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -180,9 +183,9 @@ def test_scores_reproduce_official_values(fixture_arrays, fixtures_dir):
     f = fixture_arrays
     scores = metrics.avvp_scores(f["pred_a"], f["pred_v"], f["gt_a"], f["gt_v"])
     # the fixture asks for 1e-9; the per-clip values are in fact bit-identical to the official functions
-    np.testing.assert_array_equal(scores["per_clip"]["segment"], f["seg_f"])
-    np.testing.assert_array_equal(scores["per_clip"]["event"], f["event_f"])
-    summary = [scores[level][metric] for level in metrics.LEVELS for metric in metrics.METRICS]
+    np.testing.assert_array_equal(scores.segment.per_clip, f["seg_f"])
+    np.testing.assert_array_equal(scores.event.per_clip, f["event_f"])
+    summary = [scores.level(level).metric(metric) for level in metrics.LEVELS for metric in metrics.METRICS]
     np.testing.assert_allclose(summary, f["summary_values"], rtol=0, atol=1e-9)
 
     expected = json.loads((fixtures_dir / "metrics_public.json").read_text())["expected_percent"]
@@ -195,7 +198,10 @@ def test_scores_reproduce_official_values(fixture_arrays, fixtures_dir):
     }
     for level in metrics.LEVELS:
         for metric, json_name in json_names.items():
-            assert scores[level][metric] == pytest.approx(expected[level][json_name], abs=1e-9), (level, metric)
+            assert scores.level(level).metric(metric) == pytest.approx(expected[level][json_name], abs=1e-9), (
+                level,
+                metric,
+            )
 
 
 def test_oracle_reproduces_official_values(fixture_arrays):
@@ -273,14 +279,14 @@ def test_event_tables_are_cached_and_read_only():
 def clip_scores(pred_a, pred_v, gt_a, gt_v) -> dict[str, np.ndarray]:
     """Per-clip (audio, visual, pooled, av) of the first clip, by level."""
     scores = metrics.avvp_scores(pred_a, pred_v, gt_a, gt_v)
-    return {level: scores["per_clip"][level][0] for level in metrics.LEVELS}
+    return {level: scores.level(level).per_clip[0] for level in metrics.LEVELS}
 
 
 def test_no_ground_truth_and_no_prediction_scores_one_everywhere():
     scores = metrics.avvp_scores(empty_matrix(3), empty_matrix(3), empty_matrix(3), empty_matrix(3))
     for level in metrics.LEVELS:
-        np.testing.assert_array_equal(scores["per_clip"][level], np.ones((3, 4)))
-        assert all(scores[level][metric] == 100.0 for metric in metrics.METRICS)
+        np.testing.assert_array_equal(scores.level(level).per_clip, np.ones((3, 4)))
+        assert all(scores.level(level).metric(metric) == 100.0 for metric in metrics.METRICS)
 
 
 def test_prediction_without_ground_truth_scores_zero():
@@ -359,13 +365,13 @@ def test_audio_visual_matrices_are_products():
 def test_type_is_mean_of_the_three_unrounded_percentages():
     scores = metrics.avvp_scores(*realistic_clips(np.random.default_rng(40), 30))
     for level in metrics.LEVELS:
-        s = scores[level]
-        assert s["type"] == pytest.approx((s["audio"] + s["visual"] + s["audio_visual"]) / 3, abs=1e-12)
+        s = scores.level(level)
+        assert s.type == pytest.approx((s.audio + s.visual + s.audio_visual) / 3, abs=1e-12)
 
 
 def test_scores_accept_bool_int_and_float_matrices():
     clips = realistic_clips(np.random.default_rng(41), 20)
-    reference = metrics.avvp_scores(*clips)
+    reference = oracle_avvp_scores(*clips)
     for dtype in (bool, np.int64, np.float32, np.float64):
         assert_same_scores(metrics.avvp_scores(*(c.astype(dtype) for c in clips)), reference)
     assert_same_scores(metrics.avvp_scores(*(c.tolist() for c in clips)), reference)
@@ -474,12 +480,12 @@ def test_format_table_and_markdown():
     for line, level in zip(lines[2:], metrics.LEVELS):
         label, *cells = line.split()
         assert label == metrics.LEVEL_TITLES[level]
-        assert cells == [f"{scores[level][metric]:.1f}" for metric in metrics.METRICS]
+        assert cells == [f"{scores.level(level).metric(metric):.1f}" for metric in metrics.METRICS]
     assert metrics.format_table(scores).splitlines()[0] == lines[1]
 
     markdown = metrics.format_markdown_table({"MGN": scores}).splitlines()
     assert len(markdown) == 4 and markdown[2].startswith("| MGN | Segment-level | ")
-    assert markdown[3].endswith(f"| {scores['event']['event']:.1f} |")
+    assert markdown[3].endswith(f"| {scores.event.event:.1f} |")
 
 
 def test_metrics_module_does_not_import_torch():
@@ -532,5 +538,5 @@ def test_reference_values_on_real_test_split(llp_dir, predictor, expected):
             pred[clip, [CLASS_TO_INDEX[name] for name in labels.split(",")]] = 1
     scores = metrics.avvp_scores(pred, pred, gt_a, gt_v)
     for level in metrics.LEVELS:
-        actual = [scores[level][metric] for metric in metrics.METRICS]
+        actual = [scores.level(level).metric(metric) for metric in metrics.METRICS]
         np.testing.assert_allclose(actual, expected[level], rtol=0, atol=0.005, err_msg=level)

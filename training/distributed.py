@@ -12,7 +12,9 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
-__all__ = ["DistContext", "resolve_device", "start", "stop"]
+from mgn.device import resolve_device
+
+__all__ = ["DistContext", "start", "stop"]
 
 
 @dataclass(frozen=True)
@@ -41,16 +43,6 @@ class DistContext:
         holder = [value]
         dist.broadcast_object_list(holder, src=0)
         return holder[0]
-
-
-def resolve_device(name: str, local_rank: int = 0) -> torch.device:
-    """``auto`` -> the local GPU if there is one, else the CPU; other names as torch understands them."""
-    if name == "auto":
-        return torch.device("cuda", local_rank) if torch.cuda.is_available() else torch.device("cpu")
-    device = torch.device(name)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {name!r} was requested but CUDA is not available")
-    return device
 
 
 def start(device_name: str) -> DistContext:

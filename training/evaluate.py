@@ -17,12 +17,12 @@ from pathlib import Path
 
 from mgn.checkpoint import CheckpointError, load_any_checkpoint
 from mgn.data.llp import LLPLayout, load_annotations, load_split
+from mgn.device import resolve_device
 from mgn.export import read_prediction_csvs, write_prediction_csvs
 from mgn.inference import predict
 from mgn.io import write_text_atomic
-from mgn.metrics import avvp_scores, format_table
+from mgn.metrics import Scores, avvp_scores, format_table
 from mgn.models.weights import WeightsMismatchError
-from training.distributed import resolve_device
 
 __all__ = ["evaluate_checkpoint", "main"]
 
@@ -37,8 +37,8 @@ def evaluate_checkpoint(
     device: str = "auto",
     csv_dir: str | Path | None = None,
     progress: bool = True,
-) -> dict:
-    """Scores (``{"segment": ..., "event": ...}``) of ``model`` on ``split``; optionally write prediction CSVs."""
+) -> Scores:
+    """Official scores of ``model`` on ``split``; optionally write prediction CSVs."""
     target = resolve_device(device)
     data = load_split(layout, split, pooled_visual=True, progress=progress)
     if data.gt_audio is None:
@@ -47,17 +47,15 @@ def evaluate_checkpoint(
     pred_a, pred_v = predictions.binarize(gate)
     if csv_dir is not None:
         write_prediction_csvs(csv_dir, data.filenames, pred_a, pred_v)
-    scores = avvp_scores(pred_a, pred_v, data.gt_audio, data.gt_visual)
-    return {level: scores[level] for level in ("segment", "event")}
+    return avvp_scores(pred_a, pred_v, data.gt_audio, data.gt_visual)
 
 
-def _score_prediction_csvs(directory: str | Path, layout: LLPLayout, split: str) -> dict:
+def _score_prediction_csvs(directory: str | Path, layout: LLPLayout, split: str) -> Scores:
     annotations = load_annotations(layout, split)
     if annotations.gt_audio is None:
         raise ValueError(f"split {split!r} has no dense ground truth: evaluate on val or test")
     pred_a, pred_v = read_prediction_csvs(directory, annotations.filenames)
-    scores = avvp_scores(pred_a, pred_v, annotations.gt_audio, annotations.gt_visual)
-    return {level: scores[level] for level in ("segment", "event")}
+    return avvp_scores(pred_a, pred_v, annotations.gt_audio, annotations.gt_visual)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -114,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     print(format_table(scores, title=title))
     if args.json:
-        write_text_atomic(args.json, json.dumps(scores, indent=2) + "\n")  # creates missing parent folders
+        write_text_atomic(args.json, json.dumps(scores.to_json(), indent=2) + "\n")  # creates missing parent folders
     return 0
 
 

@@ -29,7 +29,7 @@ from mgn.data.llp import Split, load_split
 from mgn.inference import predict, score, split_tensors
 from mgn.io import write_text_atomic
 from mgn.losses import LossWeights, parser_loss, smoothed_targets, weighted_total
-from mgn.metrics import format_table
+from mgn.metrics import Scores, format_table
 from mgn.models import build_model
 from mgn.models.weights import load_weights_strict
 from training import distributed
@@ -153,11 +153,10 @@ def _loss_weights(config: TrainConfig) -> LossWeights:
     )
 
 
-def _validate(model: nn.Module, split: Split, config: TrainConfig, device: torch.device) -> dict[str, Any]:
+def _validate(model: nn.Module, split: Split, config: TrainConfig, device: torch.device) -> Scores:
     autocast = torch.bfloat16 if config.amp == "bf16" else None
     predictions = predict(model, split, batch_size=config.eval_batch_size, device=device, autocast_dtype=autocast)
-    scores = score(predictions, split.gt_audio, split.gt_visual, gate=config.gate)
-    return {level: scores[level] for level in ("segment", "event")}
+    return score(predictions, split.gt_audio, split.gt_visual, gate=config.gate)
 
 
 def _prepare_run_dir(files: RunFiles, config: TrainConfig, resume: bool) -> None:
@@ -320,7 +319,7 @@ def _train(config: TrainConfig, context: distributed.DistContext, *, resume: boo
         }
         state.epoch, state.step_in_epoch, state.running, state.running_steps = epoch + 1, 0, {}, 0
         if context.is_main:
-            record["val"] = _validate(model, val_split, config, device)
+            record["val"] = _validate(model, val_split, config, device).to_json()
             selection = record["val"][_SELECTION_METRIC[0]][_SELECTION_METRIC[1]]
             record["best"] = selection >= state.best_score
             if record["best"]:
@@ -362,7 +361,7 @@ def _final_test(files: RunFiles, config: TrainConfig, layout, device: torch.devi
         "split": "test",
         "gate": config.gate,
         "clips": len(test_split),
-        **scores,
+        **scores.to_json(),
     }
     write_text_atomic(files.test_results, json.dumps(result, indent=2) + "\n")
     if progress:

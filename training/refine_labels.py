@@ -23,9 +23,9 @@ import numpy as np
 from mgn.checkpoint import CheckpointError, load_any_checkpoint
 from mgn.data.llp import LLPLayout, Split, load_split
 from mgn.data.synthetic.dataset import TRUTH_FILENAME, read_truth
+from mgn.device import resolve_device
 from mgn.labels import CLASSES
 from mgn.models.weights import WeightsMismatchError
-from training.distributed import resolve_device
 from training.refinement import draw_partners, estimate_modality_labels, save_refined_labels, swap_test
 
 __all__ = ["main", "refine", "truth_agreement"]

@@ -96,12 +96,12 @@ _DISPLAY_DECIMALS = 1
 
 def _score_columns(pred_a: np.ndarray, pred_v: np.ndarray, gt_a: np.ndarray, gt_v: np.ndarray) -> dict[str, np.ndarray]:
     """Per-clip official F-scores in percent: ``seg_audio`` ... ``event_av``, each (N,) float64."""
-    per_clip = avvp_scores(pred_a, pred_v, gt_a, gt_v)["per_clip"]
+    scores = avvp_scores(pred_a, pred_v, gt_a, gt_v)
     columns = {}
     for level in LEVELS:
         for modality, suffix in _MODALITY_SUFFIXES.items():
             column = PER_CLIP_COLUMNS.index(modality)
-            columns[f"{_LEVEL_PREFIXES[level]}_{suffix}"] = 100.0 * per_clip[level][:, column]
+            columns[f"{_LEVEL_PREFIXES[level]}_{suffix}"] = 100.0 * scores.level(level).per_clip[:, column]
     return columns
 
 

@@ -16,7 +16,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from mgn.labels import CLASSES, NUM_CLASSES, NUM_SEGMENTS, display_name
-from mgn.metrics import LEVEL_TITLES, LEVELS, METRIC_TITLES, METRICS
+from mgn.metrics import LEVEL_TITLES, LEVELS, METRIC_TITLES, METRICS, Scores
 
 __all__ = [
     "CONFUSION_CATEGORIES",
@@ -76,32 +76,21 @@ def _by_modality(audio: np.ndarray, visual: np.ndarray) -> dict[str, np.ndarray]
 # Table 1
 
 
-def table1_frame(scores: dict[str, Any]) -> pd.DataFrame:
+def table1_frame(scores: Scores) -> pd.DataFrame:
     """The Table-1 row pair of one result, as a DataFrame.
 
     Args:
-        scores: the output of :func:`mgn.metrics.avvp_scores` (only the ``segment`` and ``event`` levels are read;
-            values in percent).
+        scores: the output of :func:`mgn.metrics.avvp_scores`.
 
     Returns:
         Rows ``Segment-level``, ``Event-level`` (index named ``level``); columns ``Audio``, ``Visual``,
         ``Audio-Visual``, ``Type@AV``, ``Event@AV``; float64 percentages rounded to one decimal exactly as
         :func:`mgn.metrics.format_table` prints them.
-
-    Raises:
-        ValueError: a level or a metric is missing from ``scores``.
     """
     rows = []
     for level in LEVELS:
-        level_scores = scores.get(level) if isinstance(scores, dict) else None
-        if not isinstance(level_scores, dict):
-            expected = f"a {level!r} entry holding the {len(METRICS)} metrics"
-            raise ValueError(f"scores: expected {expected}, found {level_scores!r}")
-        missing = [metric for metric in METRICS if metric not in level_scores]
-        if missing:
-            raise ValueError(f"scores[{level!r}]: missing metrics {missing}; expected {list(METRICS)}")
         # rounded as the printed tables (`format_table`) round: the decimal text of the float, not numpy's round
-        rows.append([float(f"{float(level_scores[metric]):.1f}") for metric in METRICS])
+        rows.append([float(f"{scores.level(level).metric(metric):.1f}") for metric in METRICS])
     index = pd.Index([LEVEL_TITLES[level] for level in LEVELS], name="level")
     return pd.DataFrame(rows, index=index, columns=[METRIC_TITLES[metric] for metric in METRICS])
 

@@ -123,7 +123,7 @@ class Explorer:
         rows = []
         for model in self.models:
             for level in ("segment", "event"):
-                f_a, f_v, f_pooled, f_av = model.scores["per_clip"][level][index]
+                f_a, f_v, f_pooled, f_av = model.scores.level(level).per_clip[index]
                 rows.append(
                     {
                         "model": model.name,

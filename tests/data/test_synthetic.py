@@ -399,15 +399,13 @@ def test_linear_probe_beats_weak_label_oracle_which_beats_all_zero(capsys):
             print(
                 f"\n{name:6s} "
                 + "  ".join(
-                    f"{level}: " + " ".join(f"{key} {value:.1f}" for key, value in scores[level].items())
+                    f"{level}: " + " ".join(f"{key} {value:.1f}" for key, value in scores.to_json()[level].items())
                     for level in ("segment", "event")
                 ),
                 end="",
             )
         print()
-    type_av = {
-        name: scores["segment"]["type"] for name, scores in (("probe", probe), ("oracle", oracle), ("zero", zero))
-    }
+    type_av = {name: scores.segment.type for name, scores in (("probe", probe), ("oracle", oracle), ("zero", zero))}
     assert type_av["probe"] >= type_av["oracle"] + 5
     assert type_av["oracle"] >= type_av["zero"] + 20
     assert type_av["probe"] < 95  # learnable, not trivially separable

@@ -118,10 +118,10 @@ def test_error_counts(table: pd.DataFrame) -> None:
 
 
 def test_scores_match_avvp_scores_per_clip(table: pd.DataFrame, arrays: dict[str, np.ndarray]) -> None:
-    per_clip = avvp_scores(arrays["pa"], arrays["pv"], arrays["ga"], arrays["gv"])["per_clip"]
+    scores = avvp_scores(arrays["pa"], arrays["pv"], arrays["ga"], arrays["gv"])
     for level, prefix in (("segment", "seg"), ("event", "event")):
         for modality, suffix in (("audio", "audio"), ("visual", "visual"), ("audio_visual", "av")):
-            expected = 100 * per_clip[level][:, PER_CLIP_COLUMNS.index(modality)]
+            expected = 100 * scores.level(level).clip_scores(modality)
             np.testing.assert_array_equal(table[f"{prefix}_{suffix}"].to_numpy(), expected)
     # by hand: clip 1 audio = mean(Speech 2*5/(2*5+5) = 2/3, Baby cry 0) = 1/3; clip 2 has no audio at all -> 100
     np.testing.assert_allclose(table["seg_audio"], [100, 100 / 3, 100, 100])
@@ -141,7 +141,7 @@ def test_class_masks(table: pd.DataFrame) -> None:
 
 def test_compare_columns(table: pd.DataFrame, arrays: dict[str, np.ndarray], second_model) -> None:
     assert table["disagreement"].tolist() == [1, 0, 0, 4]
-    per_clip = avvp_scores(*second_model, arrays["ga"], arrays["gv"])["per_clip"]["segment"]
+    per_clip = avvp_scores(*second_model, arrays["ga"], arrays["gv"]).segment.per_clip
     np.testing.assert_array_equal(table["seg_visual_2"], 100 * per_clip[:, PER_CLIP_COLUMNS.index("visual")])
     assert table["seg_visual_2"].tolist()[3] == 100.0  # the second model predicts no visual violin: no error
     assert {"event_av_2", "seg_audio_2"} <= set(table.columns)

@@ -17,7 +17,7 @@ from mgn.explore.dashboard import (
     table1_frame,
 )
 from mgn.labels import CLASSES, NUM_CLASSES, NUM_SEGMENTS, class_index, display_name
-from mgn.metrics import avvp_scores, format_table
+from mgn.metrics import LevelScores, Scores, avvp_scores, format_table
 
 AUDIBLE, VISIBLE, BOTH, ABSENT = CONFUSION_CATEGORIES
 
@@ -34,12 +34,12 @@ def _random_split(seed: int, num_clips: int = 24) -> tuple[np.ndarray, ...]:
     return gt_a, gt_v, pred_a, pred_v
 
 
-def test_table1_frame_rounds_a_known_scores_dict():
-    scores = {
-        "segment": {"audio": 60.04, "visual": 55.55, "audio_visual": 50.0, "type": 55.1966, "event": 57.96},
-        "event": {"audio": 51.25, "visual": 48.949, "audio_visual": 42.0, "type": 47.4, "event": 49.0},
-        "per_clip": {},
-    }
+def test_table1_frame_rounds_known_scores():
+    no_clips = np.zeros((0, 4))
+    scores = Scores(
+        segment=LevelScores(audio=60.04, visual=55.55, audio_visual=50.0, type=55.1966, event=57.96, per_clip=no_clips),
+        event=LevelScores(audio=51.25, visual=48.949, audio_visual=42.0, type=47.4, event=49.0, per_clip=no_clips),
+    )
     frame = table1_frame(scores)
     assert list(frame.index) == ["Segment-level", "Event-level"]
     assert list(frame.columns) == ["Audio", "Visual", "Audio-Visual", "Type@AV", "Event@AV"]
@@ -49,15 +49,12 @@ def test_table1_frame_rounds_a_known_scores_dict():
     assert [[float(cell) for cell in line.split()[1:]] for line in printed] == frame.to_numpy().tolist()
 
 
-def test_table1_frame_of_real_scores_and_missing_keys():
+def test_table1_frame_of_real_scores():
     gt_a, gt_v, pred_a, pred_v = _random_split(0)
     scores = avvp_scores(pred_a, pred_v, gt_a, gt_v)
     frame = table1_frame(scores)
-    assert frame.loc["Event-level", "Type@AV"] == round(scores["event"]["type"], 1)
-    with pytest.raises(ValueError, match="'event' entry"):
-        table1_frame({"segment": scores["segment"]})
-    with pytest.raises(ValueError, match=r"missing metrics \['type'\]"):
-        table1_frame({"segment": {k: v for k, v in scores["segment"].items() if k != "type"}, "event": scores["event"]})
+    assert frame.loc["Event-level", "Type@AV"] == round(scores.event.type, 1)
+    assert frame.loc["Segment-level", "Audio"] == round(scores.segment.audio, 1)
 
 
 def _loop_f(gt: np.ndarray, pred: np.ndarray, c: int) -> tuple[float, int, int]:
