@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-SOURCES = ["mgn", "training", "app.py", "bench", "tests"]
+SOURCES = ["mgn", "training", "app.py", "bench", "tests", "tools"]
 
 
 @pytest.mark.parametrize("command", [["check"], ["format", "--check"]], ids=["lint", "format"])

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.manifold import trustworthiness
 
 from mgn.explore import embeddings
 from mgn.explore.embeddings import (
@@ -71,7 +72,13 @@ def test_token_points_rows_and_determinism() -> None:
 
 
 def test_tokens_of_one_class_end_up_together() -> None:
-    """Audio and visual tokens near a shared class centre: each token's 2-D nearest neighbour is its partner."""
+    """Audio and visual tokens near a shared class centre stay neighbours in 2-D.
+
+    t-SNE's layout changes between library releases, so the test asserts neighbourhood properties with a margin rather
+    than one exact layout: most tokens have their partner as 2-D nearest neighbour (1.0 here on scikit-learn 1.9;
+    0.04 for a random layout), and the embedding's trustworthiness (scikit-learn's neighbour-preservation score,
+    about 0.86-0.91 here; about 0.5 for a random layout) is high.
+    """
     rng = np.random.default_rng(1)
     centres = 5 * rng.normal(size=(NUM_CLASSES, WIDTH))
     audio = centres + 0.05 * rng.normal(size=centres.shape)
@@ -79,7 +86,8 @@ def test_tokens_of_one_class_end_up_together() -> None:
     xy = token_points(audio, visual)[["x", "y"]].to_numpy()  # (2C, 2)
     distances = _pairwise(xy) + np.diag(np.full(len(xy), np.inf))
     partner = np.r_[np.arange(NUM_CLASSES) + NUM_CLASSES, np.arange(NUM_CLASSES)]
-    assert (distances.argmin(axis=1) == partner).all()
+    assert (distances.argmin(axis=1) == partner).mean() >= 0.8
+    assert trustworthiness(np.concatenate([audio, visual]), xy, n_neighbors=5) >= 0.75
 
 
 @pytest.mark.parametrize(
