@@ -10,7 +10,7 @@ ground truth), ``__main__`` (the CLI).
 
 from __future__ import annotations
 
-from mgn.data.synthetic.annotations import find_events, sample_annotations, weak_labels
+from mgn.data.synthetic.annotations import sample_annotations, weak_labels
 from mgn.data.synthetic.config import GENERATOR_VERSION, SyntheticConfig
 from mgn.data.synthetic.dataset import (
     LLP_SIZES,
@@ -38,7 +38,6 @@ __all__ = [
     "SyntheticSplit",
     "annotation_statistics",
     "draw_signatures",
-    "find_events",
     "generate_dataset",
     "read_truth",
     "sample_annotations",

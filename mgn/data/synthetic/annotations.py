@@ -38,7 +38,7 @@ from mgn.data.synthetic.profiles import (
 )
 from mgn.labels import CLASS_TO_INDEX, NUM_CLASSES, NUM_SEGMENTS
 
-__all__ = ["AnnotationKind", "find_events", "rows_from_codes", "sample_annotations", "weak_labels"]
+__all__ = ["AnnotationKind", "rows_from_codes", "sample_annotations", "weak_labels"]
 
 AnnotationKind = Literal["train", "eval"]  # train label sets (LLP train) or the richer val/test ones
 
@@ -359,17 +359,3 @@ def sample_annotations(
 def weak_labels(gt_audio: np.ndarray, gt_visual: np.ndarray) -> np.ndarray:
     """Video-level labels: classes with any event in either modality. ``(N, C, T)`` x 2 -> ``(N, C)`` float32."""
     return (gt_audio.any(axis=-1) | gt_visual.any(axis=-1)).astype(np.float32)
-
-
-def find_events(gt: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Every event (maximal run of 1s) of a ``(N, C, T)`` 0/1 array.
-
-    Returns:
-        ``(clip, class_index, onset, offset)``, int64 arrays of equal length sorted by clip, class and onset;
-        each event covers the half-open segment interval ``[onset, offset)``.
-    """
-    padded = np.pad(np.asarray(gt, dtype=np.int8), ((0, 0), (0, 0), (1, 1)))  # (N, C, T + 2)
-    steps = np.diff(padded, axis=-1)  # (N, C, T + 1): +1 where a run starts, -1 one past where it ends
-    clip, class_index, onset = np.nonzero(steps == 1)
-    _, _, offset = np.nonzero(steps == -1)  # same (clip, class) order, one end per start
-    return clip, class_index, onset, offset

@@ -31,9 +31,10 @@ from tqdm.auto import tqdm
 from mgn.data.annotations import VIDEO_ID_LENGTH, video_id_of
 from mgn.data.features import pool_frames
 from mgn.data.llp import DENSE_SPLITS, MODALITIES, SPLITS, LLPLayout
-from mgn.data.synthetic.annotations import find_events, sample_annotations, weak_labels
+from mgn.data.synthetic.annotations import sample_annotations, weak_labels
 from mgn.data.synthetic.config import GENERATOR_VERSION, SyntheticConfig
 from mgn.data.synthetic.features import ClipFeatures, Signatures, draw_signatures, synthesize_clip_features
+from mgn.events import find_events
 from mgn.io import write_text_atomic
 from mgn.labels import CLASSES
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-from mgn.data.synthetic.annotations import find_events
+from mgn.events import find_events
 from mgn.labels import CLASSES, NUM_CLASSES, NUM_SEGMENTS
 
 __all__ = ["AnnotationStats", "annotation_statistics", "class_table"]
