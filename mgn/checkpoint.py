@@ -25,14 +25,24 @@ from torch import Tensor, nn
 
 from mgn import __version__
 from mgn.io import atomic_path
-from mgn.models import HANConfig, MGNConfig, architecture_of, build_model, config_from_dict, config_to_dict
-from mgn.models.weights import load_weights_strict
+from mgn.models import (
+    HANConfig,
+    MGNConfig,
+    architecture_of,
+    build_model,
+    check_config_limits,
+    config_from_dict,
+    config_to_dict,
+    expected_state_dict_shapes,
+)
+from mgn.models.weights import WeightsDtypeError, WeightsMismatchError, float32_weights, load_weights_strict
 
 __all__ = [
     "CHECKPOINT_FORMAT",
     "OFFICIAL_SUFFIXES",
     "Checkpoint",
     "CheckpointError",
+    "CheckpointMismatchError",
     "load_any_checkpoint",
     "load_checkpoint",
     "read_checkpoint",
@@ -43,10 +53,15 @@ CHECKPOINT_FORMAT = "mgn-checkpoint/1"
 EXTRA_PREFIX = "extra/"
 _RESERVED_METADATA = ("format", "arch", "config", "mgn_version")
 OFFICIAL_SUFFIXES = (".pt", ".pth")  # official HAN / MGN weights: pickled state_dicts
+_MAX_LISTED = 5  # keys named per kind of mismatch
 
 
 class CheckpointError(ValueError):
     """A checkpoint file is missing, unreadable, or not an mgn checkpoint of the expected kind."""
+
+
+class CheckpointMismatchError(CheckpointError, WeightsMismatchError):
+    """A checkpoint's stored weights do not have the keys and shapes its metadata config builds."""
 
 
 @dataclass
@@ -108,12 +123,21 @@ def save_checkpoint(
 def read_checkpoint(path: str | Path, *, arch: str | None = None) -> Checkpoint:
     """Read a checkpoint file without building the model.
 
+    Nothing in the file is trusted before it is checked, and the checks run before any tensor data is read or any
+    model is built: the metadata config must be a valid config within sane limits (``check_config_limits``), and
+    the stored weights must have exactly the keys and shapes that config produces (compared with the model built on
+    the ``meta`` device, which allocates nothing). Weights must be floating point; float16, bfloat16 and float64
+    are converted to float32 with one warning.
+
     Args:
         arch: if given, the architecture the caller expects; another one is an error.
 
     Raises:
         FileNotFoundError: no such file.
-        CheckpointError: not a safetensors file, not an mgn checkpoint, bad config, or another architecture.
+        CheckpointError: not a safetensors file, not an mgn checkpoint, bad config, another architecture, or
+            non-floating weights.
+        CheckpointMismatchError: (a CheckpointError and a WeightsMismatchError) the weights' keys or shapes are not
+            those of the metadata config.
     """
     path = Path(path)
     if not path.is_file():
@@ -121,9 +145,30 @@ def read_checkpoint(path: str | Path, *, arch: str | None = None) -> Checkpoint:
     try:
         with safe_open(path, framework="pt") as handle:
             metadata = dict(handle.metadata() or {})
+            shapes = {key: tuple(handle.get_slice(key).get_shape()) for key in handle.keys()}  # noqa: SIM118
+    except (SafetensorError, OSError, ValueError) as error:
+        raise CheckpointError(f"{path} is not a readable .safetensors checkpoint: {error}") from error
+    found_arch, config = _config_from_metadata(path, metadata, arch)
+    _check_weight_shapes(path, found_arch, config, {key: shape for key, shape in shapes.items() if not _is_extra(key)})
+    try:
+        with safe_open(path, framework="pt") as handle:
             tensors = {key: handle.get_tensor(key) for key in handle.keys()}  # noqa: SIM118 - safe_open has no items()
     except (SafetensorError, OSError, ValueError) as error:
         raise CheckpointError(f"{path} is not a readable .safetensors checkpoint: {error}") from error
+    try:
+        state_dict = float32_weights({key: value for key, value in tensors.items() if not _is_extra(key)}, str(path))
+    except WeightsDtypeError as error:
+        raise CheckpointError(str(error)) from None
+    extra = {key[len(EXTRA_PREFIX) :]: value for key, value in tensors.items() if _is_extra(key)}
+    return Checkpoint(path, found_arch, config, state_dict, extra, metadata)
+
+
+def _is_extra(key: str) -> bool:
+    return key.startswith(EXTRA_PREFIX)
+
+
+def _config_from_metadata(path: Path, metadata: dict[str, str], arch: str | None) -> tuple[str, HANConfig | MGNConfig]:
+    """The architecture and the checked config of a checkpoint's metadata (see :func:`read_checkpoint`)."""
     if metadata.get("format") != CHECKPOINT_FORMAT:
         raise CheckpointError(
             f"{path} is not an mgn checkpoint: metadata 'format' is {metadata.get('format')!r}, expected "
@@ -133,12 +178,37 @@ def read_checkpoint(path: str | Path, *, arch: str | None = None) -> Checkpoint:
     if arch is not None and found_arch != arch:
         raise CheckpointError(f"{path} holds a {found_arch!r} model, expected {arch!r}")
     try:
-        config = config_from_dict(found_arch, json.loads(metadata["config"]))
-    except (KeyError, TypeError, ValueError) as error:
+        values = json.loads(metadata["config"])
+        if not isinstance(values, dict):
+            raise TypeError(f"expected a JSON object, got {type(values).__name__}")
+        config = config_from_dict(found_arch, values)
+        check_config_limits(config)
+    except (KeyError, TypeError, ValueError) as error:  # json.JSONDecodeError is a ValueError
         raise CheckpointError(f"{path}: invalid model config in metadata: {error}") from error
-    state_dict = {key: value for key, value in tensors.items() if not key.startswith(EXTRA_PREFIX)}
-    extra = {key[len(EXTRA_PREFIX) :]: value for key, value in tensors.items() if key.startswith(EXTRA_PREFIX)}
-    return Checkpoint(path, found_arch, config, state_dict, extra, metadata)
+    return found_arch, config
+
+
+def _check_weight_shapes(
+    path: Path, arch: str, config: HANConfig | MGNConfig, shapes: dict[str, tuple[int, ...]]
+) -> None:
+    """Raise CheckpointMismatchError unless ``shapes`` (stored model weights, key -> shape) are exactly what
+    ``config`` builds."""
+    expected = expected_state_dict_shapes(arch, config)
+    missing = [key for key in expected if key not in shapes]
+    unexpected = [key for key in shapes if key not in expected]
+    mismatched = [
+        f"{key}: config gives {expected[key]}, file has {shapes[key]}"
+        for key in expected
+        if key in shapes and shapes[key] != expected[key]
+    ]
+    if not (missing or unexpected or mismatched):
+        return
+    lines = [f"{path}: the stored weights do not match the metadata config {config}:"]
+    for title, items in (("missing keys", missing), ("unexpected keys", unexpected), ("shape mismatches", mismatched)):
+        if items:
+            listed = ", ".join(items[:_MAX_LISTED]) + (" ..." if len(items) > _MAX_LISTED else "")
+            lines.append(f"  {title} ({len(items)}): {listed}")
+    raise CheckpointMismatchError("\n".join(lines))
 
 
 def load_checkpoint(path: str | Path, *, arch: str | None = None) -> nn.Module:
@@ -147,13 +217,22 @@ def load_checkpoint(path: str | Path, *, arch: str | None = None) -> nn.Module:
 
 
 def load_any_checkpoint(path: str | Path, arch: str | None = None, official_config: dict | None = None) -> nn.Module:
-    """Our ``.safetensors`` checkpoint, or an official ``.pt`` / ``.pth`` state_dict (then ``arch`` is required and
-    ``official_config`` holds the official model arguments, see :mod:`mgn.models.official`)."""
+    """The model in our ``.safetensors`` checkpoint, or in an official ``.pt`` / ``.pth`` state_dict, in eval mode.
+
+    Args:
+        arch: the expected architecture (``han`` or ``mgn``); None accepts either. For official files, None means
+            the architecture is recognised from the state_dict's keys.
+        official_config: official files only: the official model arguments (see :mod:`mgn.models.official`);
+            those not given are read off the weights (MGN width and depths), the rest take the official defaults.
+
+    Raises:
+        FileNotFoundError: no such file.
+        CheckpointError: see :func:`read_checkpoint`.
+        OfficialWeightsError: (a ValueError) an official file that is unreadable, unrecognisable or does not fit.
+    """
     path = Path(path)
     if path.suffix in OFFICIAL_SUFFIXES:
-        if arch is None:
-            raise ValueError(f"{path} is an official PyTorch file: give the architecture (--arch mgn or --arch han)")
         from mgn.models.official import load_official_checkpoint
 
-        return load_official_checkpoint(path, arch, official_config or {})
+        return load_official_checkpoint(path, arch, official_config)
     return load_checkpoint(path, arch=arch)

@@ -8,6 +8,10 @@ One pure conversion per architecture (state_dict in, state_dict out, no file I/O
   built but unused) and ``hat_encoder.norm1.*`` / ``hat_encoder.norm2.*`` (the ``Encoder`` wrapper has norm=None).
 
 Every mismatch (missing key, unexpected key, wrong shape) is reported together, by name, in one error.
+
+A file need not say what it holds: :func:`infer_official_arch_and_config` recognises the architecture from the key
+names and reads MGN's width and depths off the tensors. Weights must be floating point (other floating dtypes are
+converted to float32 with a warning), and argument values must be within ``mgn.models.CONFIG_LIMITS``.
 """
 
 from __future__ import annotations
@@ -19,8 +23,8 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from mgn.models import HAN, MGN, HANConfig, MGNConfig, architecture_of, build_model
-from mgn.models.weights import WeightsMismatchError, load_weights_strict
+from mgn.models import HAN, MGN, HANConfig, MGNConfig, architecture_of, build_model, check_config_limits
+from mgn.models.weights import WeightsDtypeError, WeightsMismatchError, float32_weights, load_weights_strict
 
 __all__ = [
     "HAN_UNUSED_PREFIXES",
@@ -28,6 +32,7 @@ __all__ = [
     "convert_official_han_state_dict",
     "convert_official_mgn_state_dict",
     "from_official_state_dict",
+    "infer_official_arch_and_config",
     "load_official_checkpoint",
     "official_outputs",
     "official_config",
@@ -70,6 +75,34 @@ _OFFICIAL_NON_MODEL_FLAGS = frozenset(
     }
 )
 
+# Keys (exact names, or prefixes ending in ".") found in one architecture's state_dict and never in the other's; the
+# shared stem (fc_a, fc_v, fc_st, fc_fusion, fc_prob) identifies neither. Our HAN's ``han_layer.`` counts too.
+_ARCH_MARKERS: dict[str, tuple[str, ...]] = {
+    "mgn": (
+        "audio_token",
+        "visual_token",
+        "audio_cug.",
+        "visual_cug.",
+        "av_mcg.",
+        "fc_prob_a.",
+        "fc_prob_v.",
+        "fc_cls.",
+    ),
+    "han": (
+        "fc_frame_att.",
+        "fc_av_att.",
+        "hat_encoder.",
+        "han_layer.",
+        "audio_encoder.",
+        "visual_encoder.",
+        "cmt_encoder.",
+    ),
+}
+_OFFICIAL_CLASS = {"mgn": "MGN_Net", "han": "MMIL_Net"}
+# MGN depth flag -> the module whose self-attention blocks it counts (keys "<module>.blocks.<i>.*").
+_MGN_DEPTH_MODULES = {"depth_aud": "audio_cug", "depth_vis": "visual_cug", "depth_av": "av_mcg"}
+_MAX_LISTED = 3
+
 _OFFICIAL_OUTPUT_NAMES = {
     "mgn": ("aud_cls_prob", "vis_cls_prob", "global_prob", "a_prob", "v_prob", "a_frame_prob", "v_frame_prob"),
     "han": ("global_prob", "a_prob", "v_prob", "frame_prob"),
@@ -101,7 +134,70 @@ def official_config(arch: str, config: Mapping[str, Any] | None) -> HANConfig | 
         raise ValueError(
             f"unknown official MGN argument(s) {unknown}; the model is defined by {list(_MGN_MODEL_FLAGS)}"
         )
-    return MGNConfig(**{key: config[key] for key in _MGN_MODEL_FLAGS if key in config})
+    model_config = MGNConfig(**{key: config[key] for key in _MGN_MODEL_FLAGS if key in config})
+    check_config_limits(model_config)
+    return model_config
+
+
+def _marked_keys(keys: list[str], markers: tuple[str, ...]) -> list[str]:
+    return [key for key in keys if any(key == m or (m.endswith(".") and key.startswith(m)) for m in markers)]
+
+
+def infer_official_arch_and_config(
+    state_dict: Mapping[str, Tensor], source: str = "the state_dict"
+) -> tuple[str, dict[str, Any]]:
+    """Recognise an official (or our own) HAN / MGN state_dict and the official arguments that built it.
+
+    The architecture comes from the key names (MGN_Net's class tokens and grouping modules, MMIL_Net's attention
+    heads and HAN layer); a ``module.`` prefix on every key (nn.DataParallel) is ignored. For MGN the width ``dim``
+    is read off ``audio_token`` (C, D) (or ``fc_a.weight`` (D, 128)) and each depth is the number of
+    ``<module>.blocks.<i>`` indices of its module; the assignment modes leave no trace in the weights, so they are
+    not returned (the official default, soft, applies unless the caller gives them). HAN takes no arguments: ``{}``.
+
+    Args:
+        source: what the state_dict is, for messages (a file name).
+
+    Returns:
+        (``"mgn"`` or ``"han"``, official argument dict for :func:`official_config`); a value the weights do not
+        show is left out, so that loading reports the missing keys by name.
+
+    Raises:
+        OfficialWeightsError: the keys are of neither architecture, or of both.
+    """
+    state_dict = _strip_data_parallel_prefix(state_dict)
+    keys = list(state_dict)
+    found = {arch: _marked_keys(keys, markers) for arch, markers in _ARCH_MARKERS.items()}
+    if found["mgn"] and found["han"]:
+        raise OfficialWeightsError(
+            f"{source} mixes MGN and HAN weights: it has MGN_Net keys ({_listed(found['mgn'])}) and MMIL_Net keys "
+            f"({_listed(found['han'])}); expected the state_dict of one model"
+        )
+    if not (found["mgn"] or found["han"]):
+        seen = f"its {len(keys)} key(s) ({_listed(keys)}) include none" if keys else "it has no tensors, none"
+        shown = {arch: [m + "*" if m.endswith(".") else m for m in markers] for arch, markers in _ARCH_MARKERS.items()}
+        raise OfficialWeightsError(
+            f"{source} is not a HAN or MGN state_dict: {seen} of the keys that identify MGN_Net "
+            f"({_listed(shown['mgn'])}) or MMIL_Net ({_listed(shown['han'])})"
+        )
+    if found["han"]:
+        return "han", {}
+    config: dict[str, Any] = {}
+    width_source = state_dict.get("audio_token")
+    if width_source is not None and width_source.dim() == 2:
+        config["dim"] = int(width_source.shape[1])  # (C, D)
+    elif (fc_a := state_dict.get("fc_a.weight")) is not None and fc_a.dim() == 2:
+        config["dim"] = int(fc_a.shape[0])  # (D, 128)
+    for flag, module in _MGN_DEPTH_MODULES.items():
+        prefix = f"{module}.blocks."
+        indices = {key[len(prefix) :].split(".", 1)[0] for key in keys if key.startswith(prefix)}
+        numbers = [int(index) for index in indices if index.isdigit()]
+        if numbers:
+            config[flag] = max(numbers) + 1  # a gap in 0..max is then reported as missing keys
+    return "mgn", config
+
+
+def _listed(keys: list[str]) -> str:
+    return ", ".join(keys[:_MAX_LISTED]) + (", ..." if len(keys) > _MAX_LISTED else "")
 
 
 def convert_official_mgn_state_dict(state_dict: Mapping[str, Tensor]) -> dict[str, Tensor]:
@@ -159,10 +255,23 @@ def from_official_state_dict(
     return model.eval()
 
 
-def load_official_checkpoint(path: str | Path, arch: str, config: Mapping[str, Any] | None = None) -> nn.Module:
-    """Load a released official checkpoint (``MGN_Net.pt``, ``MMIL_Net.pt``: a pickled state_dict).
+def load_official_checkpoint(
+    path: str | Path, arch: str | None = None, config: Mapping[str, Any] | None = None
+) -> nn.Module:
+    """Load a released official checkpoint (``MGN_Net.pt``, ``MMIL_Net.pt``: a pickled state_dict), in eval mode.
 
     The file is read with ``torch.load(weights_only=True)``, which refuses arbitrary pickled objects.
+
+    Args:
+        arch: ``"mgn"`` or ``"han"``; None: recognised from the keys (:func:`infer_official_arch_and_config`).
+        config: official arguments (see :func:`from_official_state_dict`); the ones not given are read off the
+            weights where they show (MGN ``dim`` and depths), else take the official defaults. Given values that
+            disagree with the weights are reported key by key.
+
+    Raises:
+        FileNotFoundError: no such file.
+        OfficialWeightsError: unreadable, not a state_dict, non-floating weights, unrecognisable or of another
+            architecture than ``arch``, bad arguments, or weights that do not fit; the message names the file.
     """
     path = Path(path)
     if not path.is_file():
@@ -176,9 +285,35 @@ def load_official_checkpoint(path: str | Path, arch: str, config: Mapping[str, A
     if not isinstance(payload, Mapping) or not all(isinstance(value, Tensor) for value in payload.values()):
         raise OfficialWeightsError(f"{path} does not hold a state_dict (a mapping of names to tensors)")
     try:
+        payload = float32_weights(payload, str(path))
+    except WeightsDtypeError as error:
+        raise OfficialWeightsError(str(error)) from None
+    arch, config = _resolve_arch_and_config(payload, arch, config, str(path))
+    try:
         return from_official_state_dict(arch, payload, config)
-    except WeightsMismatchError as error:
+    except ValueError as error:  # WeightsMismatchError, or arguments outside their limits
         raise OfficialWeightsError(f"{path}: {error}") from None
+
+
+def _resolve_arch_and_config(
+    state_dict: Mapping[str, Tensor], arch: str | None, config: Mapping[str, Any] | None, source: str
+) -> tuple[str, dict[str, Any]]:
+    """The architecture and arguments to build: the caller's, completed by what the weights show."""
+    if arch is None:
+        found_arch, found_config = infer_official_arch_and_config(state_dict, source)
+        return found_arch, {**found_config, **(config or {})}
+    if arch not in _OFFICIAL_CLASS:  # official_config names the known ones
+        return arch, dict(config or {})
+    try:
+        found_arch, found_config = infer_official_arch_and_config(state_dict, source)
+    except OfficialWeightsError:  # unrecognisable: the strict load names every key that does not fit
+        return arch, dict(config or {})
+    if found_arch != arch:
+        raise OfficialWeightsError(
+            f"{source} holds {found_arch.upper()} weights (official {_OFFICIAL_CLASS[found_arch]} keys), "
+            f"expected {arch.upper()} ({_OFFICIAL_CLASS[arch]})"
+        )
+    return arch, {**found_config, **(config or {})}
 
 
 def official_outputs(model: nn.Module, audio: Tensor, visual: Tensor, visual_st: Tensor) -> dict[str, Tensor]:
