@@ -23,6 +23,7 @@ __all__ = [
     "EXAMPLE_FRAMES",
     "MEL_BANDS",
     "SAMPLE_RATE",
+    "decode_audio",
     "load_audio",
     "log_mel_examples",
     "mel_matrix",
@@ -52,12 +53,20 @@ def load_audio(path: str | Path) -> tuple[np.ndarray, int]:
     Raises:
         MediaError: the file is missing, empty, corrupt, or its audio cannot be decoded.
     """
+    waveform, has_audio = decode_audio(path)
+    if not has_audio:
+        warnings.warn(f"{path}: no audio stream; its audio features are those of silence", stacklevel=2)
+    return waveform, SAMPLE_RATE
+
+
+def decode_audio(path: str | Path) -> tuple[np.ndarray, bool]:
+    """:func:`load_audio` without the warning: ``(waveform (n,) float64 at 16 kHz, whether there is an audio stream)``
+    (for callers that report a missing stream themselves, e.g. from a worker thread, where warnings are not safe)."""
     path = Path(path)
     info = probe(path)
     num_samples = int(SAMPLE_RATE * info.duration)
     if not info.has_audio:
-        warnings.warn(f"{path}: no audio stream; its audio features are those of silence", stacklevel=2)
-        return np.zeros(num_samples, dtype=np.float64), SAMPLE_RATE
+        return np.zeros(num_samples, dtype=np.float64), False
     arguments = ["-vn", "-ac", str(DECODE_CHANNELS), "-ar", str(DECODE_RATE), "-f", "s16le", "-acodec", "pcm_s16le"]
     raw = np.frombuffer(run_ffmpeg(path, arguments, "audio"), dtype="<i2")
     decoded = raw[: len(raw) // DECODE_CHANNELS * DECODE_CHANNELS].reshape(-1, DECODE_CHANNELS)  # (m, 2) int16
@@ -67,7 +76,7 @@ def load_audio(path: str | Path) -> tuple[np.ndarray, int]:
     inside = nearest < len(decoded)
     picked[inside] = decoded[nearest[inside]] / 2.0**15  # moviepy's float samples
     quantised = (2.0**15 * np.clip(picked, -0.99, 0.99)).astype(np.int16)  # moviepy's 16-bit WAV
-    return (quantised / 32768.0).mean(axis=1), SAMPLE_RATE  # torchvggish: int16 / 32768, mean of the channels
+    return (quantised / 32768.0).mean(axis=1), True  # torchvggish: int16 / 32768, mean of the channels
 
 
 def _frames(signal: np.ndarray, window: int, hop: int) -> np.ndarray:

@@ -27,7 +27,7 @@ class MediaInfo:
         path: the file.
         duration: container duration in seconds (what moviepy and the official scripts take as the clip length).
         has_video, has_audio: whether the file has a video / an audio stream.
-        size: (width, height) of the video stream, or None.
+        size: (width, height) of the decoded frames (after ffmpeg's automatic rotation), or None.
         fps: the video stream's frame rate, or None.
     """
 
@@ -69,6 +69,8 @@ def probe(path: str | Path) -> MediaInfo:
         raise MediaError(f"{path}: zero duration")
     has_video = bool(infos.get("video_found"))
     size = tuple(int(v) for v in infos["video_size"]) if has_video and infos.get("video_size") else None
+    if size is not None and abs(int(infos.get("video_rotation", 0) or 0)) in (90, 270):
+        size = (size[1], size[0])  # ffmpeg rotates such videos when decoding: frames come out the other way round
     fps = float(infos["video_fps"]) if has_video and infos.get("video_fps") else None
     return MediaInfo(path, duration, has_video, bool(infos.get("audio_found")), size, fps)
 

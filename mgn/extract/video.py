@@ -16,12 +16,13 @@ decoded in memory (ffmpeg's RGB conversion, no JPEG loss), which is faster and n
 from __future__ import annotations
 
 import math
+import subprocess
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-from mgn.extract.media import MediaError, probe, run_ffmpeg
+from mgn.extract.media import MediaError, ffmpeg_exe, probe, run_ffmpeg
 from mgn.labels import FRAMES_PER_SEGMENT, NUM_FRAMES, NUM_SEGMENTS
 
 __all__ = [
@@ -61,29 +62,32 @@ def pick_frame_indices(num_decoded: int, num_frames: int = NUM_FRAMES) -> np.nda
     return np.round(np.linspace(0, num_decoded - 1, num_frames)).astype(np.int64)
 
 
-def _decoded_frames(path: Path, fps: int, wanted: set[int] | None) -> tuple[dict[int, np.ndarray], int]:
+def _decoded_frames(
+    path: Path, fps: int, size: tuple[int, int], wanted: set[int] | None
+) -> tuple[dict[int, np.ndarray], int]:
     """Frames of ``path`` resampled to ``fps`` (ffmpeg ``-r``), streamed: ``{index: (H, W, 3) uint8}``.
 
     With ``wanted``, only those frame indices are kept (so a long video never sits in memory whole); otherwise all.
     Returns the kept frames and the number of frames decoded.
     """
-    import imageio_ffmpeg
-
-    reader = imageio_ffmpeg.read_frames(str(path), pix_fmt="rgb24", output_params=["-an", "-r", str(fps)])
+    width, height = size
+    frame_bytes = width * height * 3
+    command = [ffmpeg_exe(), "-nostdin", "-v", "error", "-i", str(path), "-an", "-r", str(fps)]
+    command += ["-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"]
     kept: dict[int, np.ndarray] = {}
     num_decoded = 0
-    try:
-        meta = next(reader)
-        width, height = meta["size"]
-        for index, frame in enumerate(reader):
-            if wanted is None or index in wanted:
-                kept[index] = np.frombuffer(frame, np.uint8).reshape(height, width, 3)
-            num_decoded = index + 1
-    except (OSError, RuntimeError, StopIteration, KeyError, ValueError) as error:
-        message = str(error).strip().splitlines()[-1] if str(error).strip() else type(error).__name__
-        raise MediaError(f"{path}: ffmpeg could not decode the video ({message})") from None
-    finally:
-        reader.close()
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as process:
+        while True:
+            frame = process.stdout.read(frame_bytes)
+            if len(frame) < frame_bytes:
+                break
+            if wanted is None or num_decoded in wanted:
+                kept[num_decoded] = np.frombuffer(frame, np.uint8).reshape(height, width, 3)
+            num_decoded += 1
+        errors = process.stderr.read().decode(errors="replace").strip()
+    if process.returncode != 0:
+        last = errors.splitlines()[-1] if errors else f"exit code {process.returncode}"
+        raise MediaError(f"{path}: ffmpeg could not decode the video ({last})")
     return kept, num_decoded
 
 
@@ -114,7 +118,7 @@ def sample_frames(path: str | Path, num_frames: int = NUM_FRAMES, fps: int = FRA
         if len(counted) < 12:
             raise MediaError(f"{path}: the video stream decodes to no frame")
         wanted = set(pick_frame_indices(len(counted) // 12, num_frames).tolist())
-    frames, num_decoded = _decoded_frames(path, fps, wanted)
+    frames, num_decoded = _decoded_frames(path, fps, info.size, wanted)
     if num_decoded == 0:
         raise MediaError(f"{path}: the video stream decodes to no frame")
     indices = pick_frame_indices(num_decoded, num_frames)
