@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mgn.extract.media import probe, run_ffmpeg
+from mgn.extract.media import probe, run_ffmpeg, window_arguments, window_length
 
 __all__ = [
     "EXAMPLE_FRAMES",
@@ -42,10 +42,11 @@ EXAMPLE_FRAMES = 96  # 0.96 s of 10-ms frames per example, no overlap
 QUANTIZE_RANGE = (-2.0, 2.0)  # VGGish postprocess: clip the PCA output here, then 8-bit levels
 
 
-def load_audio(path: str | Path) -> tuple[np.ndarray, int]:
+def load_audio(path: str | Path, *, start: float = 0.0, duration: float | None = None) -> tuple[np.ndarray, int]:
     """The clip's audio as the official scripts give it to VGGish: mono float64 at 16 kHz.
 
-    A file without an audio stream gives silence of the clip's duration, with a warning.
+    A file without an audio stream gives silence of the clip's duration, with a warning. ``start`` and ``duration``
+    (seconds; None: to the end) cut a window out of the file first, as if it were the file.
 
     Returns:
         ``(waveform (n,) float64 in [-1, 1), 16000)`` with ``n = int(16000 * duration)``.
@@ -53,22 +54,22 @@ def load_audio(path: str | Path) -> tuple[np.ndarray, int]:
     Raises:
         MediaError: the file is missing, empty, corrupt, or its audio cannot be decoded.
     """
-    waveform, has_audio = decode_audio(path)
+    waveform, has_audio = decode_audio(path, start=start, duration=duration)
     if not has_audio:
         warnings.warn(f"{path}: no audio stream; its audio features are those of silence", stacklevel=2)
     return waveform, SAMPLE_RATE
 
 
-def decode_audio(path: str | Path) -> tuple[np.ndarray, bool]:
+def decode_audio(path: str | Path, *, start: float = 0.0, duration: float | None = None) -> tuple[np.ndarray, bool]:
     """:func:`load_audio` without the warning: ``(waveform (n,) float64 at 16 kHz, whether there is an audio stream)``
     (for callers that report a missing stream themselves, e.g. from a worker thread, where warnings are not safe)."""
     path = Path(path)
     info = probe(path)
-    num_samples = int(SAMPLE_RATE * info.duration)
+    num_samples = int(SAMPLE_RATE * window_length(info, start, duration))
     if not info.has_audio:
         return np.zeros(num_samples, dtype=np.float64), False
     arguments = ["-vn", "-ac", str(DECODE_CHANNELS), "-ar", str(DECODE_RATE), "-f", "s16le", "-acodec", "pcm_s16le"]
-    raw = np.frombuffer(run_ffmpeg(path, arguments, "audio"), dtype="<i2")
+    raw = np.frombuffer(run_ffmpeg(path, arguments, "audio", window_arguments(start, duration)), dtype="<i2")
     decoded = raw[: len(raw) // DECODE_CHANNELS * DECODE_CHANNELS].reshape(-1, DECODE_CHANNELS)  # (m, 2) int16
     # moviepy: the 44.1 kHz sample nearest to each 16 kHz instant; instants past the decoded audio are silent.
     nearest = np.round(DECODE_RATE * (np.arange(num_samples) / SAMPLE_RATE)).astype(np.int64)  # (n,)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import imageio_ffmpeg
 
-__all__ = ["MediaError", "MediaInfo", "ffmpeg_exe", "probe", "run_ffmpeg"]
+__all__ = ["MediaError", "MediaInfo", "ffmpeg_exe", "probe", "run_ffmpeg", "window_arguments", "window_length"]
 
 
 class MediaError(ValueError):
@@ -75,15 +75,35 @@ def probe(path: str | Path) -> MediaInfo:
     return MediaInfo(path, duration, has_video, bool(infos.get("audio_found")), size, fps)
 
 
-def run_ffmpeg(path: Path, arguments: list[str], what: str) -> bytes:
-    """Run ffmpeg with ``-i path`` and ``arguments`` writing to stdout; its output bytes.
+def window_arguments(start: float, duration: float | None) -> list[str]:
+    """ffmpeg input options that cut ``[start, start + duration)`` out of a file (exact, decoding-side seeking)."""
+    arguments = ["-ss", f"{start:.6f}"] if start > 0 else []
+    return arguments + (["-t", f"{duration:.6f}"] if duration is not None else [])
+
+
+def run_ffmpeg(path: Path, arguments: list[str], what: str, input_arguments: list[str] = ()) -> bytes:
+    """Run ffmpeg with ``input_arguments``, ``-i path`` and ``arguments``, writing to stdout; its output bytes.
 
     Raises:
         MediaError: ffmpeg failed; the message names the file, ``what`` was being decoded and ffmpeg's last words.
     """
-    command = [ffmpeg_exe(), "-nostdin", "-v", "error", "-i", str(path), *arguments, "pipe:1"]
+    command = [ffmpeg_exe(), "-nostdin", "-v", "error", *input_arguments, "-i", str(path), *arguments, "pipe:1"]
     result = subprocess.run(command, capture_output=True, check=False)
     if result.returncode != 0:
         last = result.stderr.decode(errors="replace").strip().splitlines()[-1:] or ["no message"]
         raise MediaError(f"{path}: ffmpeg could not decode the {what} ({last[0]})")
     return result.stdout
+
+
+def window_length(info: MediaInfo, start: float, duration: float | None) -> float:
+    """Length in seconds of the part ``[start, start + duration)`` of a file that exists.
+
+    Raises:
+        MediaError: the window starts at or after the end of the file, or is empty.
+    """
+    if start < 0 or (duration is not None and duration <= 0):
+        raise MediaError(f"{info.path}: invalid window start {start} s, duration {duration} s")
+    end = info.duration if duration is None else min(info.duration, start + duration)
+    if end - start <= 0:
+        raise MediaError(f"{info.path}: the window starting at {start:.2f} s is past the end ({info.duration:.2f} s)")
+    return end - start

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from mgn.extract.media import MediaError, ffmpeg_exe, probe, run_ffmpeg
+from mgn.extract.media import MediaError, ffmpeg_exe, probe, run_ffmpeg, window_arguments, window_length
 from mgn.labels import FRAMES_PER_SEGMENT, NUM_FRAMES, NUM_SEGMENTS
 
 __all__ = [
@@ -63,7 +63,7 @@ def pick_frame_indices(num_decoded: int, num_frames: int = NUM_FRAMES) -> np.nda
 
 
 def _decoded_frames(
-    path: Path, fps: int, size: tuple[int, int], wanted: set[int] | None
+    path: Path, fps: int, size: tuple[int, int], wanted: set[int] | None, input_arguments: list[str]
 ) -> tuple[dict[int, np.ndarray], int]:
     """Frames of ``path`` resampled to ``fps`` (ffmpeg ``-r``), streamed: ``{index: (H, W, 3) uint8}``.
 
@@ -72,7 +72,7 @@ def _decoded_frames(
     """
     width, height = size
     frame_bytes = width * height * 3
-    command = [ffmpeg_exe(), "-nostdin", "-v", "error", "-i", str(path), "-an", "-r", str(fps)]
+    command = [ffmpeg_exe(), "-nostdin", "-v", "error", *input_arguments, "-i", str(path), "-an", "-r", str(fps)]
     command += ["-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"]
     kept: dict[int, np.ndarray] = {}
     num_decoded = 0
@@ -91,13 +91,21 @@ def _decoded_frames(
     return kept, num_decoded
 
 
-def sample_frames(path: str | Path, num_frames: int = NUM_FRAMES, fps: int = FRAME_RATE) -> np.ndarray:
+def sample_frames(
+    path: str | Path,
+    num_frames: int = NUM_FRAMES,
+    fps: int = FRAME_RATE,
+    *,
+    start: float = 0.0,
+    duration: float | None = None,
+) -> np.ndarray:
     """The official ``num_frames`` RGB frames of a video: decoded at ``fps``, picked evenly over the whole video.
 
     Args:
         path: a video file ffmpeg can read.
         num_frames: frames to return (80 for LLP: 8 per 1-s segment of a 10-s clip).
         fps: the decoding frame rate (8, as ``ffmpeg -r 8``).
+        start, duration: cut this window out of the video first (seconds; None: to the end), as if it were the file.
 
     Returns:
         ``(num_frames, H, W, 3)`` uint8, RGB, in time order (frames repeat when the video is shorter than
@@ -110,15 +118,17 @@ def sample_frames(path: str | Path, num_frames: int = NUM_FRAMES, fps: int = FRA
     info = probe(path)
     if not info.has_video or info.size is None:
         raise MediaError(f"{path}: no video stream")
-    expected_frames = int(math.ceil(info.duration * fps)) + 2
+    window = window_arguments(start, duration)
+    expected_frames = int(math.ceil(window_length(info, start, duration) * fps)) + 2
     wanted = None
     if expected_frames * info.size[0] * info.size[1] * 3 > _DECODE_BUDGET_BYTES:
         # Long or large video: count the frames at a tiny size first, then keep only the picked ones.
-        counted = run_ffmpeg(path, ["-an", "-r", str(fps), "-s", "2x2", "-f", "rawvideo", "-pix_fmt", "rgb24"], "video")
+        tiny = ["-an", "-r", str(fps), "-s", "2x2", "-f", "rawvideo", "-pix_fmt", "rgb24"]
+        counted = run_ffmpeg(path, tiny, "video", window)
         if len(counted) < 12:
             raise MediaError(f"{path}: the video stream decodes to no frame")
         wanted = set(pick_frame_indices(len(counted) // 12, num_frames).tolist())
-    frames, num_decoded = _decoded_frames(path, fps, info.size, wanted)
+    frames, num_decoded = _decoded_frames(path, fps, info.size, wanted, window)
     if num_decoded == 0:
         raise MediaError(f"{path}: the video stream decodes to no frame")
     indices = pick_frame_indices(num_decoded, num_frames)
