@@ -14,7 +14,10 @@ kill during a save leaves the previous file intact.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
+import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,7 +27,8 @@ from safetensors.torch import save_file
 from torch import Tensor, nn
 
 from mgn import __version__
-from mgn.io import atomic_path
+from mgn.download import is_url, stream_to_file
+from mgn.io import atomic_path, file_sha256
 from mgn.models import (
     HANConfig,
     MGNConfig,
@@ -38,6 +42,8 @@ from mgn.models import (
 from mgn.models.weights import WeightsDtypeError, WeightsMismatchError, float32_weights, load_weights_strict
 
 __all__ = [
+    "FetchedCheckpoint",
+    "fetch_checkpoint",
     "CHECKPOINT_FORMAT",
     "OFFICIAL_SUFFIXES",
     "Checkpoint",
@@ -236,3 +242,50 @@ def load_any_checkpoint(path: str | Path, arch: str | None = None, official_conf
 
         return load_official_checkpoint(path, arch, official_config)
     return load_checkpoint(path, arch=arch)
+
+
+@dataclass(frozen=True)
+class FetchedCheckpoint:
+    """A checkpoint given by path or address: the local file, its SHA-256, and whether it was just downloaded."""
+
+    path: Path
+    sha256: str
+    downloaded: bool
+
+
+def default_checkpoint_cache() -> Path:
+    """``$MGN_CACHE_DIR/checkpoints`` if that variable is set, else ``~/.cache/mgn/checkpoints``."""
+    root = os.environ.get("MGN_CACHE_DIR")
+    return (Path(root).expanduser() if root else Path.home() / ".cache" / "mgn") / "checkpoints"
+
+
+def fetch_checkpoint(
+    source: str | Path, *, cache_dir: str | Path | None = None, progress: bool = True, timeout: float = 60.0
+) -> FetchedCheckpoint:
+    """A local checkpoint file for ``source``: a path as it is, an https address downloaded once into the cache.
+
+    The cached copy of an address lives at ``<cache>/<first 16 hex digits of sha256(address)>/<file name>``, so the
+    same address is fetched once and two addresses never share a file. Nothing is unpickled here; what the file holds
+    is read later by :func:`load_any_checkpoint` (safetensors, or ``torch.load(weights_only=True)`` for ``.pt``).
+
+    Raises:
+        FileNotFoundError: a local path that does not exist.
+        DownloadError: the address cannot be fetched (the message says why).
+    """
+    if not is_url(str(source)):
+        path = Path(source).expanduser()
+        if not path.is_file():
+            raise FileNotFoundError(f"checkpoint not found: {path}")
+        return FetchedCheckpoint(path, file_sha256(path), downloaded=False)
+    url = str(source)
+    name = Path(urllib.parse.urlparse(url).path).name or "checkpoint"
+    folder = (Path(cache_dir).expanduser() if cache_dir is not None else default_checkpoint_cache()) / (
+        hashlib.sha256(url.encode()).hexdigest()[:16]
+    )
+    path = folder / name
+    if path.is_file():
+        return FetchedCheckpoint(path, file_sha256(path), downloaded=False)
+    folder.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as staging:
+        stream_to_file(url, staging, timeout=timeout, progress=progress)
+    return FetchedCheckpoint(path, file_sha256(path), downloaded=True)

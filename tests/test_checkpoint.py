@@ -270,3 +270,67 @@ def test_load_weights_strict_refuses_integer_weights() -> None:
     state = {**model.state_dict(), "fc_prob.bias": torch.zeros(25, dtype=torch.int64)}
     with pytest.raises(WeightsDtypeError, match="'fc_prob.bias' is int64"):
         load_weights_strict(model, state, "somewhere.safetensors")
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# checkpoints by address
+
+
+@pytest.fixture
+def served_folder(tmp_path):
+    """A loopback HTTP server over a folder: (folder, base address, request log)."""
+    import functools
+    import http.server
+    import threading
+
+    folder = tmp_path / "served"
+    folder.mkdir()
+    requests: list[str] = []
+
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):  # quiet
+            pass
+
+        def do_GET(self):
+            requests.append(self.path)
+            super().do_GET()
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Handler, directory=str(folder)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield folder, f"http://127.0.0.1:{server.server_address[1]}", requests
+    server.shutdown()
+    server.server_close()
+
+
+def test_fetch_checkpoint_downloads_once_and_reports_its_sha256(served_folder, tmp_path):
+    import hashlib
+
+    from mgn.checkpoint import fetch_checkpoint, load_any_checkpoint
+
+    folder, base, requests = served_folder
+    model = MGN(MGNConfig(dim=16, depth_aud=1, depth_vis=1, depth_av=1))
+    save_checkpoint(folder / "best.safetensors", model)
+    expected = hashlib.sha256((folder / "best.safetensors").read_bytes()).hexdigest()
+    cache = tmp_path / "cache"
+    first = fetch_checkpoint(f"{base}/best.safetensors", cache_dir=cache, progress=False)
+    assert first.downloaded and first.sha256 == expected and first.path.name == "best.safetensors"
+    second = fetch_checkpoint(f"{base}/best.safetensors", cache_dir=cache, progress=False)
+    assert not second.downloaded and second.path == first.path and len(requests) == 1
+    assert load_any_checkpoint(second.path).config.dim == 16
+    local = fetch_checkpoint(first.path)
+    assert local.path == first.path and not local.downloaded
+
+
+def test_fetch_checkpoint_errors(served_folder, tmp_path):
+    from mgn.checkpoint import fetch_checkpoint
+    from mgn.download import DownloadError
+
+    _, base, _ = served_folder
+    with pytest.raises(DownloadError, match="HTTP 404"):
+        fetch_checkpoint(f"{base}/missing.pt", cache_dir=tmp_path, progress=False)
+    assert not list(tmp_path.rglob("missing.pt")) and not list(tmp_path.rglob("*.tmp"))
+    with pytest.raises(DownloadError, match="offline"):
+        fetch_checkpoint("http://127.0.0.1:9/x.pt", cache_dir=tmp_path, progress=False, timeout=2)
+    with pytest.raises(FileNotFoundError, match="checkpoint not found"):
+        fetch_checkpoint(tmp_path / "nope.safetensors")

@@ -19,12 +19,9 @@ Nothing here runs at import, and files are read with ``torch.load(weights_only=T
 
 from __future__ import annotations
 
-import http.client
 import os
 import pickle
 import re
-import urllib.error
-import urllib.request
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -35,8 +32,8 @@ from typing import NamedTuple
 import numpy as np
 import torch
 from torch import Tensor
-from tqdm.auto import tqdm
 
+from mgn.download import DownloadError, stream_to_file
 from mgn.io import atomic_path, file_sha256
 
 __all__ = [
@@ -57,7 +54,6 @@ __all__ = [
 CACHE_DIR_ENV = "MGN_CACHE_DIR"  # the mgn cache root; weights go in its ``weights`` subfolder
 WEIGHTS_URL_ENV = "MGN_WEIGHTS_URL"  # a folder URL holding the files under their published names (a mirror)
 EMBEDDING_DIM = 128  # VGGish embedding size, the PCA's input and output width
-_CHUNK_BYTES = 1 << 20
 _TORCHVGGISH_RELEASE = "https://github.com/harritaylor/torchvggish/releases/download/v0.1"
 
 
@@ -128,17 +124,6 @@ def _resolve(name: str | WeightFile) -> WeightFile:
     return WEIGHTS[name]
 
 
-def _fetch(url: str, target: Path, *, timeout: float, progress: bool) -> None:
-    """Stream ``url`` into ``target`` with a byte progress bar; network failures raise ``OSError`` or
-    ``http.client.HTTPException`` (``urllib.error.URLError`` is an ``OSError``)."""
-    with urllib.request.urlopen(url, timeout=timeout) as response, target.open("wb") as out:
-        total = int(response.headers.get("Content-Length") or 0) or None
-        with tqdm(total=total, unit="B", unit_scale=True, desc=Path(target).name, disable=not progress) as bar:
-            for chunk in iter(lambda: response.read(_CHUNK_BYTES), b""):
-                out.write(chunk)
-                bar.update(len(chunk))
-
-
 def _unavailable(spec: WeightFile, url: str, folder: Path, reason: str) -> WeightsUnavailable:
     return WeightsUnavailable(
         f"{spec.filename} is not in {folder} and could not be downloaded from {url} ({reason}). Download it where "
@@ -151,13 +136,10 @@ def _download(spec: WeightFile, url: str, path: Path, *, timeout: float, progres
     """Download ``url`` to ``path`` through a temporary file beside it, renamed only once the hash is right."""
     with atomic_path(path) as staging:  # removed again if anything below raises
         try:
-            _fetch(url, staging, timeout=timeout, progress=progress)
-        except urllib.error.HTTPError as error:
-            raise _unavailable(spec, url, path.parent, f"HTTP {error.code} {error.reason}") from None
-        except urllib.error.URLError as error:
-            raise _unavailable(spec, url, path.parent, f"{error.reason}; are you offline?") from None
-        except (OSError, http.client.HTTPException) as error:  # timeouts, resets, truncated responses
-            raise _unavailable(spec, url, path.parent, repr(error)) from None
+            stream_to_file(url, staging, timeout=timeout, progress=progress)
+        except DownloadError as error:
+            reason = str(error).removeprefix(f"{url}: ")
+            raise _unavailable(spec, url, path.parent, reason) from None
         digest = file_sha256(staging)
         if not digest.startswith(spec.sha256_prefix):
             raise WeightsHashError(
