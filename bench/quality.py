@@ -28,7 +28,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
 from mgn.data.llp import LLPLayout, load_annotations  # noqa: E402
-from mgn.metrics import LEVELS, METRICS, avvp_scores  # noqa: E402
+from mgn.metrics import LEVELS, METRICS, avvp_scores, format_markdown_table  # noqa: E402
 
 METHODS = ("HAN", "MGN", "MGN+C", "MGN+R", "MGN+C+R")
 
@@ -197,18 +197,8 @@ def _aggregate(values: list[dict]) -> dict:
 
 
 def _markdown(summary: dict, gate: str) -> str:
-    lines = [
-        f"| method ({gate} gate) | level | Audio | Visual | Audio-Visual | Type@AV | Event@AV |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for name, entry in summary.items():
-        for level in LEVELS:
-            cells = []
-            for metric in ("audio", "visual", "audio_visual", "type", "event"):
-                value = entry[level][metric]
-                cells.append(f"{value['mean']:.1f} ± {value['std']:.1f}" if isinstance(value, dict) else f"{value:.1f}")
-            lines.append(f"| {name} | {level} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+    """The summary of one gate as a Markdown table: baselines as single values, methods as mean ± std over seeds."""
+    return format_markdown_table(summary, first_column=f"Method ({gate} gate)")
 
 
 def main() -> None:
@@ -245,7 +235,7 @@ def main() -> None:
     print(json.dumps(result, indent=2))
     if args.markdown:
         for gate, summary in result["summary"].items():
-            print(_markdown(summary, gate), file=sys.stderr)
+            print(_markdown(summary, gate), end="\n\n", file=sys.stderr)  # a blank line between the tables
 
 
 if __name__ == "__main__":

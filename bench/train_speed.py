@@ -10,7 +10,7 @@ For HAN and MGN at their README (official default) configs, batch 16:
   workers reading three ``.npy`` files per clip) plus the official-order model, timed over ``--reference-steps``
   steps and extrapolated (stated in the output).
 * ``eval``: predictions and metrics for 1,200 clips. ours: ``mgn.inference.predict`` (batch 256) + ``avvp_scores``;
-  reference: the official test loop (batch 1) + per-clip metrics (the readable oracle of tests/test_metrics.py).
+  reference: the official test loop (batch 1) + per-clip metrics (the oracle of bench/official_metrics.py).
 * ``peak_memory_mb``: peak resident memory of a fresh process doing that measurement (GPU: peak allocated).
 
 Each measurement runs in its own process. Also checks that ours and the reference give the same outputs (eval mode).
@@ -20,7 +20,6 @@ Usage: ``python bench/train_speed.py [--device cuda] [--amp bf16] [--steps 20] [
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import multiprocessing
 import os
@@ -37,10 +36,11 @@ import numpy as np
 import torch
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(REPO_ROOT), str(REPO_ROOT / "bench")]
+if str(REPO_ROOT) not in sys.path:
+    sys.path.insert(0, str(REPO_ROOT))
 
-from official_order import official_order_forward  # noqa: E402
-
+from bench.official_metrics import oracle_clip_scores, oracle_event_counts, oracle_segment_counts  # noqa: E402
+from bench.official_order import official_order_forward  # noqa: E402
 from mgn.inference import predict  # noqa: E402
 from mgn.losses import parser_loss, smoothed_targets  # noqa: E402
 from mgn.metrics import avvp_scores, binarize  # noqa: E402
@@ -200,13 +200,6 @@ def measure_epoch_reference(arch: str, device_name: str, amp: bool, clips: int, 
     }
 
 
-def _oracle():
-    spec = importlib.util.spec_from_file_location("metrics_oracle", REPO_ROOT / "tests" / "test_metrics.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def _eval_data(device: torch.device):
     data = _features(EVAL_CLIPS, 80, 2, torch.device("cpu"))
     generator = np.random.default_rng(3)
@@ -243,7 +236,6 @@ def measure_eval(arch: str, variant: str, device_name: str, amp: bool) -> dict:
         pred_a, pred_v = predictions.binarize()
         avvp_scores(pred_a, pred_v, gt_a, gt_v)
     else:
-        oracle = _oracle()
         with torch.no_grad():
             for index in range(EVAL_CLIPS):  # the official test loop: batch 1, metrics per clip
                 inputs = [data[name][index : index + 1].to(device) for name in ("audio", "visual", "visual_st")]
@@ -251,8 +243,8 @@ def measure_eval(arch: str, variant: str, device_name: str, amp: bool) -> dict:
                 pred_a, pred_v = binarize(
                     out.global_prob.cpu().numpy(), out.a_frame_prob.cpu().numpy(), out.v_frame_prob.cpu().numpy()
                 )
-                for count in (oracle.oracle_segment_counts, oracle.oracle_event_counts):
-                    oracle.oracle_clip_scores(pred_a[0], pred_v[0], gt_a[index], gt_v[index], count)
+                for count in (oracle_segment_counts, oracle_event_counts):
+                    oracle_clip_scores(pred_a[0], pred_v[0], gt_a[index], gt_v[index], count)
     _synchronize(device)
     return {"eval_s": time.perf_counter() - started, "clips": EVAL_CLIPS, "peak_memory_mb": _peak_memory_mb(device)}
 

@@ -26,21 +26,25 @@ Semantics, official behaviours included (REFERENCE 2.5):
 6. Dataset numbers are ``100 * mean over clips`` (every clip counts, including empty ones), and
    ``type = (audio_visual + audio + visual) / 3`` from the unrounded percentages.
 
-Implementation. Each 10-segment row is encoded as an integer code in ``[0, 2**T)`` (bit t = segment t); the code of
-an AV product is the AND of two codes. Segment counts are popcounts of code pairs. For events, each of the 55
-possible runs ``[start, end)`` gets one bit; two tables over the 1,024 codes give, per row, the bitmask of its events
-and the bitmask of every run that matches one of them at IoU >= 0.5, so that
+Implementation. Each 10-segment row is encoded as an integer code in ``[0, 2**T)`` (bit t = segment t), packed from
+its bytes with one 64-bit multiplication per 8 segments (:func:`_row_codes`); the code of an AV product is the AND of
+two codes. Only the rows with a 1 in some matrix are scored further (one row in ten on LLP-like data); every other
+row is an inactive class at both levels and adds nothing. Segment counts are popcounts of code pairs. For events,
+each of the 55 possible runs ``[start, end)`` gets one bit; two tables over the 1,024 codes give, per row, the
+bitmask of its events and the bitmask of every run that matches one of them at IoU >= 0.5, so that
 TP = popcount(events(pred) & matched(gt)), FP = #events(pred) - TP and
 FN = #events(gt) - popcount(events(gt) & matched(pred)). (Maximal runs of one row are separated by gaps, so no two
 of them reach IoU >= 0.5 with the same run: any-match counting equals one-to-one matching.) The tables are built
-once, vectorised, on first use (:func:`functools.lru_cache`, about 2 ms). Counts are kept class-major ``(C, 3, N)``
-so that the per-clip sum over classes runs over the slow axis, in class order, like the official Python ``sum()``.
+once, vectorised, on first use (:func:`functools.lru_cache`, about 2 ms). Per-class F values are summed per clip by
+``np.bincount``, which adds them one at a time in input order; the rows are in clip-major order, so each clip's
+classes are added in class order, like the official Python ``sum()`` (:func:`_clip_scores`).
 ``np.bitwise_count`` needs numpy >= 2.0.
 """
 
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -91,9 +95,21 @@ def _float_array(values: Any, name: str, shape_tail: tuple[int, ...], shape_text
         if not (np.issubdtype(array.dtype, np.integer) or array.dtype == np.bool_):
             raise ValueError(f"{name}: expected real probabilities, found dtype {array.dtype}")
         array = array.astype(np.float64)
-    if np.isnan(array).any():
+    # The maximum is NaN exactly when some value is: one reduction, no boolean temporary the size of the input.
+    if array.size and np.isnan(array.max()):
         raise ValueError(f"{name}: contains NaN at index {tuple(int(i) for i in np.argwhere(np.isnan(array))[0])}")
     return array
+
+
+def _video_gate(video_prob: Any, name: str, threshold: float) -> np.ndarray:
+    """``(N, T, C)`` bool: the video-level decision ``prob >= threshold`` of each clip and class, in every segment.
+
+    Compared in the probabilities' own float dtype; materialised over the segments (not broadcast) so that gating a
+    modality is one flat element-wise AND, about three times faster in numpy than a broadcast over a 25-long axis.
+    """
+    video = _float_array(video_prob, name, (NUM_CLASSES,), f"(N, {NUM_CLASSES}) [clip, class]")
+    gate = _at_least(video, threshold)  # (N, C)
+    return np.repeat(gate[:, None, :], NUM_SEGMENTS, axis=1)
 
 
 def _at_least(array: np.ndarray, threshold: float) -> np.ndarray:
@@ -101,17 +117,16 @@ def _at_least(array: np.ndarray, threshold: float) -> np.ndarray:
     return array >= array.dtype.type(threshold)
 
 
-def _gated_rows(video_prob: Any, frame_prob: Any, threshold: float, names: tuple[str, str]) -> np.ndarray:
-    """One modality's binary matrix ``(N, C, T) uint8``: thresholded frame probabilities times the video gate."""
-    video_name, frame_name = names
-    video = _float_array(video_prob, video_name, (NUM_CLASSES,), f"(N, {NUM_CLASSES}) [clip, class]")
+def _gated_rows(gate: np.ndarray, frame_prob: Any, threshold: float, names: tuple[str, str]) -> np.ndarray:
+    """One modality's binary matrix ``(N, C, T) uint8``: thresholded frame probabilities AND the video gate."""
+    gate_name, frame_name = names
     frames_text = f"(N, {NUM_SEGMENTS}, {NUM_CLASSES}) [clip, segment, class]"
     frames = _float_array(frame_prob, frame_name, (NUM_SEGMENTS, NUM_CLASSES), frames_text)
-    if frames.shape[0] != video.shape[0]:
-        raise ValueError(f"{frame_name} has {frames.shape[0]} clips but {video_name} has {video.shape[0]}")
-    gate = _at_least(video, threshold)[:, None, :]  # (N, 1, C), broadcast over segments
-    on = _at_least(frames, threshold) & gate  # (N, T, C)
-    return np.ascontiguousarray(on.transpose(0, 2, 1)).view(np.uint8)  # (N, C, T)
+    if frames.shape[0] != gate.shape[0]:
+        raise ValueError(f"{frame_name} has {frames.shape[0]} clips but {gate_name} has {gate.shape[0]}")
+    on = _at_least(frames, threshold)  # (N, T, C)
+    on &= gate
+    return np.ascontiguousarray(on.transpose(0, 2, 1)).view(np.uint8)  # (N, C, T): the one strided copy
 
 
 def binarize(
@@ -135,8 +150,9 @@ def binarize(
     Raises:
         ValueError: a shape differs from the above, the clip counts differ, a value is NaN or not a real number.
     """
-    pred_a = _gated_rows(global_prob, a_frame_prob, threshold, ("global_prob", "a_frame_prob"))
-    pred_v = _gated_rows(global_prob, v_frame_prob, threshold, ("global_prob", "v_frame_prob"))
+    gate = _video_gate(global_prob, "global_prob", threshold)
+    pred_a = _gated_rows(gate, a_frame_prob, threshold, ("global_prob", "a_frame_prob"))
+    pred_v = _gated_rows(gate, v_frame_prob, threshold, ("global_prob", "v_frame_prob"))
     return pred_a, pred_v
 
 
@@ -151,8 +167,8 @@ def binarize_modality_gated(
     Returns:
         ``(pred_a, pred_v)``, each ``(N, C, T) uint8`` [clip, class, segment].
     """
-    pred_a = _gated_rows(a_prob, a_frame_prob, threshold, ("a_prob", "a_frame_prob"))
-    pred_v = _gated_rows(v_prob, v_frame_prob, threshold, ("v_prob", "v_frame_prob"))
+    pred_a = _gated_rows(_video_gate(a_prob, "a_prob", threshold), a_frame_prob, threshold, ("a_prob", "a_frame_prob"))
+    pred_v = _gated_rows(_video_gate(v_prob, "v_prob", threshold), v_frame_prob, threshold, ("v_prob", "v_frame_prob"))
     return pred_a, pred_v
 
 
@@ -163,7 +179,6 @@ def binarize_modality_gated(
 class _EventTables(NamedTuple):
     """Per-code event tables, indexed by a row code in ``[0, 2**T)``; all arrays are read-only."""
 
-    num_events: np.ndarray  # (2**T,) uint8: number of events (maximal runs of 1s) in the row
     event_bits: np.ndarray  # (2**T,) uint64: bit k set when run k (of the T(T+1)/2 possible runs) is an event
     matched_bits: np.ndarray  # (2**T,) uint64: bit k set when run k has IoU >= 0.5 with some event of the row
 
@@ -187,7 +202,6 @@ def _event_tables() -> _EventTables:
 
     run_bits = np.left_shift(np.uint64(1), np.arange(len(starts), dtype=np.uint64))  # (R,)
     tables = _EventTables(
-        num_events=is_event.sum(axis=1).astype(np.uint8),
         event_bits=np.bitwise_or.reduce(np.where(is_event, run_bits, np.uint64(0)), axis=1),
         matched_bits=np.bitwise_or.reduce(np.where(is_matched, run_bits, np.uint64(0)), axis=1),
     )
@@ -196,15 +210,42 @@ def _event_tables() -> _EventTables:
     return tables
 
 
-def _row_codes(rows: np.ndarray) -> np.ndarray:
-    """``(N, C, T)`` 0/1 rows -> ``(C, N)`` uint16 codes (bit t = segment t), class-major."""
-    # A float32 matrix product (BLAS) is exact here (integers below 2**T <= 2**24) and faster than np.packbits.
-    segment_weights = (1 << np.arange(NUM_SEGMENTS)).astype(np.float32)
-    return (rows.astype(np.float32) @ segment_weights).astype(np.uint16).T  # (N, C, T) @ (T,) -> (N, C) -> (C, N)
+# Packing the T bytes (each 0 or 1) of a row into its code. Read 8 bytes of the row as a little-endian 64-bit word:
+# byte i is bit 8 i. Multiplied by _BYTE_GATHER = sum_i 2**(56 - 7 i) (i < 8), byte i lands on bit 56 + i, so the top
+# byte of the product is the 8 bits in order. The other partial products, 2**(56 + 8 i - 7 j) for i != j, are either
+# above bit 63 (dropped by the 64-bit product) or distinct powers of two below bit 56 (no carries), so they never
+# reach the top byte. Two such words, at byte 0 and byte T - 8, cover the T segments (they overlap, with equal bits).
+_BYTE_GATHER = np.uint64(sum(1 << (56 - 7 * i) for i in range(8)))
+if not 8 <= NUM_SEGMENTS <= 16:
+    raise ValueError(f"row codes pack 8 to 16 segments into two 64-bit words, not {NUM_SEGMENTS}")
+
+
+def _row_codes(*matrices: np.ndarray) -> np.ndarray:
+    """C-contiguous ``(N, C, T)`` uint8 0/1 matrices -> ``(len(matrices), N * C)`` uint16 codes, rows clip-major.
+
+    Bit t of a code is segment t. Two uint64 work arrays serve every matrix, so that the only large temporaries are
+    allocated (and their pages touched) once per call.
+    """
+    num_rows = matrices[0].shape[0] * matrices[0].shape[1]
+    codes = np.empty((len(matrices), num_rows), np.uint16)
+    low, high = np.empty(num_rows, np.uint64), np.empty(num_rows, np.uint64)
+
+    def eight_segments(matrix: np.ndarray, first: int, out: np.ndarray) -> None:
+        """Segments ``first .. first + 7`` of every row into bits 0-7 of ``out``."""
+        words = np.ndarray((num_rows,), dtype="<u8", buffer=matrix, offset=first, strides=(NUM_SEGMENTS,))
+        np.multiply(words, _BYTE_GATHER, out=out)
+        out >>= np.uint64(56)
+
+    for matrix, matrix_codes in zip(matrices, codes):
+        eight_segments(matrix, 0, low)
+        eight_segments(matrix, NUM_SEGMENTS - 8, high)
+        high <<= np.uint64(NUM_SEGMENTS - 8)
+        np.bitwise_or(low, high, out=matrix_codes)  # uint64 -> uint16 output: every code is below 2**T
+    return codes
 
 
 class _Counts(NamedTuple):
-    """TP / FP / FN per class, modality (audio, visual, audio-visual) and clip: each ``(C, 3, N)`` uint8."""
+    """TP / FP / FN per row (a class of one modality in one clip), of the codes' shape; each uint8."""
 
     tp: np.ndarray
     fp: np.ndarray
@@ -223,33 +264,73 @@ def _segment_counts(pred_codes: np.ndarray, gt_codes: np.ndarray) -> _Counts:
 def _event_counts(pred_codes: np.ndarray, gt_codes: np.ndarray) -> _Counts:
     """Event-level counts: predicted events with / without a GT event at IoU >= 0.5, GT events without a match."""
     tables = _event_tables()
-    tp = np.bitwise_count(tables.event_bits[pred_codes] & tables.matched_bits[gt_codes])
-    gt_found = np.bitwise_count(tables.event_bits[gt_codes] & tables.matched_bits[pred_codes])
-    return _Counts(tp=tp, fp=tables.num_events[pred_codes] - tp, fn=tables.num_events[gt_codes] - gt_found)
+    pred_events, gt_events = np.take(tables.event_bits, pred_codes), np.take(tables.event_bits, gt_codes)
+    tp = np.bitwise_count(pred_events & np.take(tables.matched_bits, gt_codes))
+    gt_found = np.bitwise_count(gt_events & np.take(tables.matched_bits, pred_codes))
+    # a row's number of events is the popcount of its event bits (cheaper than a third table lookup)
+    return _Counts(tp=tp, fp=np.bitwise_count(pred_events) - tp, fn=np.bitwise_count(gt_events) - gt_found)
 
 
 # ---------------------------------------------------------------------------------------------------------------------
 # scores
 
 
-def _clip_scores(tp: np.ndarray, fp: np.ndarray, fn: np.ndarray) -> np.ndarray:
-    """Mean F over the active classes, 1.0 where none is active: ``(C, ...)`` counts -> ``(...)`` float64."""
-    denominator = 2 * tp + fp + fn  # > 0 exactly when the class is active (uint8 suffices: at most 4 T)
-    active = denominator > 0
-    class_f = np.divide(2 * tp, denominator, out=np.zeros(tp.shape), where=active)  # (C, ...) C-contiguous
-    # Summing over the leading (slow) axis adds the classes one at a time in index order, like the official Python
-    # sum() over the active classes (numpy's pairwise summation applies only along the fast axis); inactive classes
-    # add an exact 0.0. This keeps per-clip scores bit-identical to the official ones.
-    total = class_f.sum(axis=0)
-    num_active = active.sum(axis=0)
-    return np.where(num_active > 0, total / np.maximum(num_active, 1), 1.0)
+class _Rows(NamedTuple):
+    """The rows that can score: (clip, class) pairs with a 1 in any of the four matrices, in clip-major order.
+
+    Every other row has TP = FP = FN = 0 in every modality and at both levels: an inactive class, which adds nothing.
+    """
+
+    pred: np.ndarray  # (3, S) uint16 codes of the audio, visual and audio-visual predictions, S scoring rows
+    gt: np.ndarray  # (3, S) uint16 codes of the audio, visual and audio-visual ground truth
+    bins: np.ndarray  # (4 S,) int64: row s in column k of PER_CLIP_COLUMNS is bin k N + (clip of s), for np.bincount
+    num_active: np.ndarray  # (4 N,) int64: active classes per column and clip, the same at both levels
 
 
-def _level_scores(counts: _Counts) -> np.ndarray:
-    """Per-clip ``(N, 4)`` float64 in :data:`PER_CLIP_COLUMNS` order from ``(C, 3, N)`` counts."""
-    # audio, visual, pooled (audio + visual counts per class), audio-visual: (C, 4, N) each
-    columns = [np.stack([count[:, 0], count[:, 1], count[:, 0] + count[:, 1], count[:, 2]], axis=1) for count in counts]
-    return np.ascontiguousarray(_clip_scores(*columns).T)  # (4, N) -> (N, 4)
+def _scoring_rows(codes: np.ndarray) -> _Rows:
+    """The rows with a 1 somewhere, from the ``(4, N * C)`` codes of pred_a, pred_v, gt_a, gt_v (clip-major)."""
+    pred_a, pred_v, gt_a, gt_v = codes
+    (rows,) = np.nonzero((pred_a | pred_v | gt_a | gt_v) != 0)  # ascending: by clip, then by class
+    pred, gt = np.empty((3, len(rows)), np.uint16), np.empty((3, len(rows)), np.uint16)
+    for modality_codes, audio, visual in ((pred, pred_a, pred_v), (gt, gt_a, gt_v)):
+        np.take(audio, rows, out=modality_codes[0])
+        np.take(visual, rows, out=modality_codes[1])
+        np.bitwise_and(modality_codes[0], modality_codes[1], out=modality_codes[2])  # the AND of codes: the product
+    num_clips = len(pred_a) // NUM_CLASSES
+    bins = (rows // NUM_CLASSES + num_clips * np.arange(len(PER_CLIP_COLUMNS))[:, None]).ravel()
+    # A class is active (2 TP + FP + FN > 0) exactly when its prediction or its ground truth has a 1, which is also
+    # when either has an event: one count serves both levels. Pooled: active in audio or in visual.
+    any_one = (pred | gt) != 0  # (3, S): audio, visual, audio-visual
+    active = _columns(any_one, pooled=any_one[0] | any_one[1]).ravel()
+    num_active = np.bincount(bins[active], minlength=len(PER_CLIP_COLUMNS) * num_clips)
+    return _Rows(pred=pred, gt=gt, bins=bins, num_active=num_active)
+
+
+def _columns(values: np.ndarray, pooled: np.ndarray) -> np.ndarray:
+    """``(3, S)`` modalities (audio, visual, AV) and the pooled row -> ``(4, S)`` in PER_CLIP_COLUMNS order."""
+    return np.stack([values[0], values[1], pooled, values[2]])
+
+
+def _clip_scores(counts: _Counts, rows: _Rows) -> np.ndarray:
+    """Mean F over the active classes, 1.0 where none is active: ``(4, N)`` float64 in PER_CLIP_COLUMNS order.
+
+    ``counts`` are ``(3, S)``, modalities audio, visual, audio-visual, over the scoring rows; the pooled column adds
+    the audio and visual counts of each class.
+    """
+    twice_tp = _columns(counts.tp, pooled=counts.tp[0] + counts.tp[1])
+    twice_tp <<= 1  # uint8 throughout: 2 TP + FP + FN <= 4 T in the pooled column
+    mismatches = counts.fp + counts.fn
+    denominator = twice_tp + _columns(mismatches, pooled=mismatches[0] + mismatches[1])
+    # F per row, the official 2 TP / (2 TP + FP + FN): integers, exact in float64, so the same correctly rounded
+    # quotient. An inactive row (denominator 0) gets 0 / 1 = 0.0, an exact 0.0 added to its clip's sum.
+    class_f = np.divide(twice_tp, np.maximum(denominator, 1), dtype=np.float64)
+    # Per clip, the sum of F over its classes in class order: np.bincount adds the weights one at a time in input
+    # order (``out[bin[i]] += weight[i]``, as documented), and the rows are clip-major, so each clip's classes come in
+    # index order, exactly as in the official Python sum() over the active classes (np.sum's pairwise summation would
+    # regroup them). Bit-identical per clip; the tests check it on dense clips with up to 25 active classes.
+    totals = np.bincount(rows.bins, weights=class_f.ravel(), minlength=len(rows.num_active))
+    scores = np.divide(totals, rows.num_active, out=np.ones(len(totals)), where=rows.num_active > 0)  # 1.0: none
+    return scores.reshape(len(PER_CLIP_COLUMNS), -1)
 
 
 @dataclass(frozen=True)
@@ -313,9 +394,13 @@ class Scores:
         return {level: self.level(level).to_json() for level in LEVELS}
 
 
-def _level_result(per_clip: np.ndarray) -> LevelScores:
-    """One level's scores from its ``(N, 4)`` per-clip scores, the means computed as the official loop does."""
-    means = {name: 100 * np.mean(np.ascontiguousarray(per_clip[:, i])) for i, name in enumerate(PER_CLIP_COLUMNS)}
+def _level_result(scores: np.ndarray) -> LevelScores:
+    """One level's scores from its ``(4, N)`` per-clip scores (rows in PER_CLIP_COLUMNS order).
+
+    The means are those of the official loop, ``np.mean`` over one contiguous array of per-clip scores per metric.
+    """
+    means = {name: 100 * np.mean(scores[i]) for i, name in enumerate(PER_CLIP_COLUMNS)}  # rows are contiguous
+    per_clip = np.ascontiguousarray(scores.T)  # (N, 4)
     per_clip.setflags(write=False)
     return LevelScores(
         audio=float(means["audio"]),
@@ -328,24 +413,34 @@ def _level_result(per_clip: np.ndarray) -> LevelScores:
 
 
 def _binary_matrix(values: Any, name: str) -> np.ndarray:
-    """``values`` as a 0/1 ``(N, C, T)`` bool or integer array; a ValueError names ``name`` otherwise."""
+    """``values`` as a C-contiguous 0/1 ``(N, C, T)`` uint8 array; a ValueError names ``name`` otherwise.
+
+    bool, uint8 and int8 inputs are checked and returned as a uint8 view (no copy when C-contiguous): one maximum
+    over the bytes finds any value other than 0 or 1 (int8 -1 reads as 255). Other dtypes are checked, then
+    converted.
+    """
     array = np.asarray(values)
     if array.ndim != 3 or array.shape[1:] != (NUM_CLASSES, NUM_SEGMENTS):
         raise ValueError(f"{name}: expected shape {_ROW_SHAPE_TEXT}, found {array.shape}")
     if array.shape[0] == 0:
         raise ValueError(f"{name}: no clips (N = 0); the scores are means over clips")
-    if array.dtype == np.bool_:
-        return array
-    if np.issubdtype(array.dtype, np.integer):
+    if array.dtype.itemsize == 1 and array.dtype.kind in "biu":  # bool, int8, uint8
+        as_bytes = np.ascontiguousarray(array).view(np.uint8)
+        if as_bytes.max() <= 1:
+            return as_bytes
+        bad = as_bytes > 1
+    elif np.issubdtype(array.dtype, np.integer):
         if array.min() >= 0 and array.max() <= 1:  # two reductions, no temporary arrays
-            return array
+            return np.ascontiguousarray(array, dtype=np.uint8)
+        bad = (array != 0) & (array != 1)
     elif np.issubdtype(array.dtype, np.floating):
-        binary = array == 1
-        if not (~binary & (array != 0)).any():
-            return binary
+        ones = np.ascontiguousarray(array == 1)
+        if np.count_nonzero(ones) + np.count_nonzero(array == 0) == array.size:  # every value is 0 or 1
+            return ones.view(np.uint8)
+        bad = (array != 0) & (array != 1)
     else:
         raise ValueError(f"{name}: expected 0/1 numbers, found dtype {array.dtype}")
-    index = tuple(int(i) for i in np.argwhere((array != 0) & (array != 1))[0])
+    index = tuple(int(i) for i in np.argwhere(bad)[0])
     raise ValueError(f"{name}: values must be 0 or 1, found {array[index]!r} at [clip, class, segment] {index}")
 
 
@@ -374,13 +469,10 @@ def avvp_scores(pred_a: Any, pred_v: Any, gt_a: Any, gt_v: Any) -> Scores:
     shapes = {name: matrix.shape for name, matrix in matrices.items()}
     if len(set(shapes.values())) > 1:
         raise ValueError(f"the four matrices must have the same shape, found {shapes}")
-    code_pa, code_pv, code_ga, code_gv = (_row_codes(matrix) for matrix in matrices.values())  # (C, N) each
-    # modalities audio, visual, audio-visual; the code of an element-wise product is the bitwise AND of the codes
-    pred_codes = np.stack([code_pa, code_pv, code_pa & code_pv], axis=1)  # (C, 3, N)
-    gt_codes = np.stack([code_ga, code_gv, code_ga & code_gv], axis=1)  # (C, 3, N)
+    rows = _scoring_rows(_row_codes(*matrices.values()))
     return Scores(
-        segment=_level_result(_level_scores(_segment_counts(pred_codes, gt_codes))),
-        event=_level_result(_level_scores(_event_counts(pred_codes, gt_codes))),
+        segment=_level_result(_clip_scores(_segment_counts(rows.pred, rows.gt), rows)),
+        event=_level_result(_clip_scores(_event_counts(rows.pred, rows.gt), rows)),
     )
 
 
@@ -409,19 +501,30 @@ def format_table(scores: Scores, title: str | None = None) -> str:
     return "\n".join(lines)
 
 
-def format_markdown_table(named_scores: dict[str, Scores]) -> str:
+def _markdown_cell(value: Any) -> str:
+    """One decimal; a ``{"mean": m, "std": s}`` aggregate (over seeds) as ``m ± s``."""
+    if isinstance(value, Mapping):
+        return f"{value['mean']:.1f} ± {value['std']:.1f}"
+    return f"{value:.1f}"
+
+
+def format_markdown_table(named_scores: Mapping[str, Scores | Mapping[str, Any]], first_column: str = "Method") -> str:
     """Markdown table with two rows (segment, event level) per named result, one decimal.
 
     Args:
-        named_scores: row label (a model or predictor name) -> the output of :func:`avvp_scores`.
+        named_scores: row label (a model or predictor name) -> the output of :func:`avvp_scores`, or its
+            :meth:`Scores.to_json` form ``{level: {metric: %}}`` in which a metric may also be an aggregate
+            ``{"mean": %, "std": %}`` (over seeds, say), written ``mean ± std``.
+        first_column: header of the label column.
 
     Returns:
         The table, lines joined by ``\\n``, without a trailing newline.
     """
     titles = [METRIC_TITLES[metric] for metric in METRICS]
-    lines = ["| Method | Level | " + " | ".join(titles) + " |", "|---|---|" + "---:|" * len(titles)]
+    lines = [f"| {first_column} | Level | " + " | ".join(titles) + " |", "|---|---|" + "---:|" * len(titles)]
     for name, scores in named_scores.items():
+        table = scores.to_json() if isinstance(scores, Scores) else scores
         for level in LEVELS:
-            cells = " | ".join(f"{scores.level(level).metric(metric):.1f}" for metric in METRICS)
+            cells = " | ".join(_markdown_cell(table[level][metric]) for metric in METRICS)
             lines.append(f"| {name} | {LEVEL_TITLES[level]} | {cells} |")
     return "\n".join(lines)

@@ -1,7 +1,8 @@
 """Tests for ``mgn.metrics`` against the official fixtures, a plain per-clip oracle and the real LLP annotations.
 
-The oracle below (``oracle_*``) restates REFERENCE.md 2.2 / 2.3 literally, one clip and one class at a time, with
-code independent of the vectorised implementation. ``bench/metrics_speed.py`` imports it from this file.
+The oracle (``oracle_*``, in ``bench/official_metrics.py`` with the synthetic clip generators the benchmarks share)
+restates REFERENCE.md 2.1-2.3 literally, one clip and one class at a time, with code independent of the vectorised
+implementation; it is itself checked here against the official fixture.
 """
 
 from __future__ import annotations
@@ -15,121 +16,22 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from bench.official_metrics import (
+    edge_case_clips,
+    oracle_avvp_scores,
+    oracle_binarize,
+    oracle_clip_f,
+    oracle_event_counts,
+    oracle_segment_counts,
+    probabilities_for,
+    random_intervals,
+    realistic_clips,
+)
 from mgn import metrics
 from mgn.labels import CLASS_TO_INDEX, NUM_CLASSES, NUM_SEGMENTS
 
 # ---------------------------------------------------------------------------------------------------------------------
-# the oracle: one clip, one class at a time
-
-
-def oracle_runs(row: np.ndarray) -> list[tuple[int, int]]:
-    """Maximal runs of 1s in a 0/1 row, as half-open segment intervals ``[start, end)``."""
-    runs = []
-    start = None
-    for t, value in enumerate(row):
-        if value == 1 and start is None:
-            start = t
-        elif value == 0 and start is not None:
-            runs.append((start, t))
-            start = None
-    if start is not None:
-        runs.append((start, len(row)))
-    return runs
-
-
-def oracle_iou(a: tuple[int, int], b: tuple[int, int]) -> float:
-    """Intersection over union of two segment intervals."""
-    intersection = max(0, min(a[1], b[1]) - max(a[0], b[0]))
-    union = (a[1] - a[0]) + (b[1] - b[0]) - intersection
-    return intersection / union
-
-
-def oracle_event_counts(pred_row: np.ndarray, gt_row: np.ndarray) -> tuple[int, int, int]:
-    """(TP, FP, FN) events of one class row: a predicted event is a TP when some GT event has IoU >= 0.5."""
-    pred_events, gt_events = oracle_runs(pred_row), oracle_runs(gt_row)
-    tp = sum(any(oracle_iou(p, g) >= 0.5 for g in gt_events) for p in pred_events)
-    fn = sum(not any(oracle_iou(g, p) >= 0.5 for p in pred_events) for g in gt_events)
-    return tp, len(pred_events) - tp, fn
-
-
-def oracle_segment_counts(pred_row: np.ndarray, gt_row: np.ndarray) -> tuple[int, int, int]:
-    """(TP, FP, FN) segments of one class row."""
-    tp = sum(1 for p, g in zip(pred_row, gt_row) if p == 1 and g == 1)
-    fp = sum(1 for p, g in zip(pred_row, gt_row) if p == 1 and g == 0)
-    fn = sum(1 for p, g in zip(pred_row, gt_row) if p == 0 and g == 1)
-    return tp, fp, fn
-
-
-def oracle_clip_f(class_counts: list[tuple[int, int, int]]) -> float:
-    """Mean F over the active classes of one clip; 1.0 when no class is active."""
-    scores = [2 * tp / (2 * tp + fp + fn) for tp, fp, fn in class_counts if tp + fp > 0 or tp + fn > 0]
-    return sum(scores) / len(scores) if scores else 1.0
-
-
-def oracle_clip_scores(pred_a, pred_v, gt_a, gt_v, count_fn) -> tuple[float, float, float, float]:
-    """(f_a, f_v, f pooled, f_av) of one clip's ``(C, T)`` matrices, like the official per-clip functions."""
-    pred_av, gt_av = pred_a * pred_v, gt_a * gt_v
-    counts_a = [count_fn(pred_a[c], gt_a[c]) for c in range(NUM_CLASSES)]
-    counts_v = [count_fn(pred_v[c], gt_v[c]) for c in range(NUM_CLASSES)]
-    counts_av = [count_fn(pred_av[c], gt_av[c]) for c in range(NUM_CLASSES)]
-    pooled = [tuple(x + y for x, y in zip(a, v)) for a, v in zip(counts_a, counts_v)]
-    return oracle_clip_f(counts_a), oracle_clip_f(counts_v), oracle_clip_f(pooled), oracle_clip_f(counts_av)
-
-
-def oracle_avvp_scores(pred_a, pred_v, gt_a, gt_v) -> dict:
-    """The same dictionary as ``metrics.avvp_scores``, computed clip by clip."""
-    pred_a, pred_v, gt_a, gt_v = (np.asarray(m, dtype=np.int64) for m in (pred_a, pred_v, gt_a, gt_v))
-    result: dict = {"per_clip": {}}
-    for level, count_fn in (("segment", oracle_segment_counts), ("event", oracle_event_counts)):
-        per_clip = np.array(
-            [oracle_clip_scores(pred_a[n], pred_v[n], gt_a[n], gt_v[n], count_fn) for n in range(len(pred_a))]
-        )
-        audio, visual, pooled, audio_visual = (100 * per_clip[:, i].mean() for i in range(4))
-        result[level] = {
-            "audio": audio,
-            "visual": visual,
-            "audio_visual": audio_visual,
-            "type": (audio + visual + audio_visual) / 3,
-            "event": pooled,
-        }
-        result["per_clip"][level] = per_clip
-    return result
-
-
-# ---------------------------------------------------------------------------------------------------------------------
-# synthetic clips
-
-
-def random_intervals(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
-    """One random non-empty interval per row: ``shape + (T,)`` bool."""
-    starts = rng.integers(0, NUM_SEGMENTS, size=shape)
-    ends = starts + 1 + (rng.random(shape) * (NUM_SEGMENTS - starts)).astype(int)
-    t = np.arange(NUM_SEGMENTS)
-    return (t >= starts[..., None]) & (t < ends[..., None])
-
-
-def realistic_clips(rng: np.random.Generator, num_clips: int) -> tuple[np.ndarray, ...]:
-    """LLP-like ``(pred_a, pred_v, gt_a, gt_v)``, each ``(N, C, T) uint8``.
-
-    About 1-3 audio classes per clip with one or two events, visual classes partly shared, and predictions that are
-    the GT with moved boundaries, dropped and spurious classes and 5% flipped cells in the predicted classes.
-    """
-    shape = (num_clips, NUM_CLASSES)
-    audio_classes = rng.random(shape) < 0.07
-    visual_classes = (audio_classes & (rng.random(shape) < 0.7)) | (rng.random(shape) < 0.02)
-    matrices = []
-    for classes in (audio_classes, visual_classes):
-        gt = random_intervals(rng, shape) | (random_intervals(rng, shape) & (rng.random(shape) < 0.3)[..., None])
-        gt &= classes[..., None]
-        kept = (classes & (rng.random(shape) < 0.85)) | (rng.random(shape) < 0.01)
-        source = np.arange(NUM_SEGMENTS) - rng.integers(-2, 3, size=shape)[..., None]  # boundaries moved by <= 2
-        inside = (source >= 0) & (source < NUM_SEGMENTS)
-        moved = np.take_along_axis(gt, source.clip(0, NUM_SEGMENTS - 1), axis=-1) & inside
-        pred = np.where(classes[..., None], moved, random_intervals(rng, shape))
-        pred = (pred ^ (rng.random(shape + (NUM_SEGMENTS,)) < 0.05)) & kept[..., None]
-        matrices.append((pred.astype(np.uint8), gt.astype(np.uint8)))
-    (pred_a, gt_a), (pred_v, gt_v) = matrices
-    return pred_a, pred_v, gt_a, gt_v
+# synthetic clips (more in bench/official_metrics.py)
 
 
 def bernoulli_clips(rng: np.random.Generator, num_clips: int, density: float) -> tuple[np.ndarray, ...]:
@@ -212,6 +114,20 @@ def test_oracle_reproduces_official_values(fixture_arrays):
     np.testing.assert_allclose(oracle["per_clip"]["event"], f["event_f"], rtol=0, atol=1e-9)
 
 
+def test_oracle_binarize_reproduces_official_predictions(fixture_arrays):
+    f = fixture_arrays
+    pred_a, pred_v = oracle_binarize(f["global_prob"], f["a_frame_prob"], f["v_frame_prob"])
+    np.testing.assert_array_equal(pred_a, f["pred_a"])
+    np.testing.assert_array_equal(pred_v, f["pred_v"])
+
+
+def test_oracle_adds_class_scores_one_at_a_time():
+    # ten classes at F = 0.1: added one at a time (as the official sum() over numpy floats does) they make
+    # 0.9999999999999999, not the 1.0 of a compensated sum (Python's sum() of floats since 3.12, or math.fsum)
+    assert oracle_clip_f([(1, 9, 9)] * 10) == 0.9999999999999999 / 10
+    assert oracle_clip_f([(0, 0, 0)] * 25) == 1.0
+
+
 # ---------------------------------------------------------------------------------------------------------------------
 # vectorised == oracle
 
@@ -236,6 +152,65 @@ def test_matches_oracle_with_mixed_all_zero_and_all_one_matrices():
     gt_a[20:30] = 0  # no audio ground truth
     gt_v[5:15] = 0
     assert_same_scores(metrics.avvp_scores(pred_a, pred_v, gt_a, gt_v), oracle_avvp_scores(pred_a, pred_v, gt_a, gt_v))
+
+
+def test_matches_oracle_on_dense_edge_case_clips():
+    clips = edge_case_clips(np.random.default_rng(20), 60)
+    assert clips[0].mean() > 0.2  # dense: many active classes per clip, where any regrouped sum would show
+    assert not any(matrix[0::5].any() for matrix in clips)  # every fifth clip is empty in all four matrices
+    assert_same_scores(metrics.avvp_scores(*clips), oracle_avvp_scores(*clips))
+
+
+def test_matches_oracle_on_sparse_clips_followed_by_edge_cases():
+    rng = np.random.default_rng(21)
+    sparse, edges = realistic_clips(rng, 120, spurious_rate=0.05), edge_case_clips(rng, 15)
+    clips = tuple(np.concatenate([s, e]) for s, e in zip(sparse, edges))
+    assert_same_scores(metrics.avvp_scores(*clips), oracle_avvp_scores(*clips))
+
+
+def test_binarize_then_score_matches_oracle_end_to_end():
+    rng = np.random.default_rng(22)
+    pred_a, pred_v, gt_a, gt_v = realistic_clips(rng, 80, spurious_rate=0.05)
+    probabilities = probabilities_for(rng, pred_a, pred_v)
+    assert all(p.dtype == np.float32 for p in probabilities)
+    ours, oracle = metrics.binarize(*probabilities), oracle_binarize(*probabilities)
+    for matrix, expected, official in zip(ours, (pred_a, pred_v), oracle):
+        np.testing.assert_array_equal(matrix, expected)
+        np.testing.assert_array_equal(matrix, official)
+    assert_same_scores(metrics.avvp_scores(*ours, gt_a, gt_v), oracle_avvp_scores(*oracle, gt_a, gt_v))
+
+
+def test_row_codes_pack_segments_in_order():
+    rng = np.random.default_rng(23)
+    matrices = [(rng.random((7, NUM_CLASSES, NUM_SEGMENTS)) < p).astype(np.uint8) for p in (0.0, 0.3, 0.7, 1.0)]
+    matrices[1][0, 0] = 1  # an all-on row
+    matrices[2][0, 0] = [1, 0] * (NUM_SEGMENTS // 2)  # alternating
+    codes = metrics._row_codes(*matrices)
+    assert codes.shape == (4, 7 * NUM_CLASSES) and codes.dtype == np.uint16
+    weights = 1 << np.arange(NUM_SEGMENTS)
+    for matrix, matrix_codes in zip(matrices, codes):
+        np.testing.assert_array_equal(matrix_codes, (matrix.astype(np.int64) @ weights).ravel())
+    assert codes[1, 0] == (1 << NUM_SEGMENTS) - 1
+
+
+def test_scores_of_non_contiguous_and_one_byte_inputs():
+    clips = realistic_clips(np.random.default_rng(24), 40)
+    reference = oracle_avvp_scores(*clips)
+    doubled = [np.repeat(c, 2, axis=2)[:, :, ::2] for c in clips]  # same values, not C-contiguous
+    assert not doubled[0].flags.c_contiguous
+    assert_same_scores(metrics.avvp_scores(*doubled), reference)
+    assert_same_scores(metrics.avvp_scores(*(c.astype(np.int8) for c in clips)), reference)
+    fortran = [np.asfortranarray(c.astype(bool)) for c in clips]
+    assert_same_scores(metrics.avvp_scores(*fortran), reference)
+
+
+def test_per_clip_scores_are_read_only_contiguous_rows():
+    scores = metrics.avvp_scores(*realistic_clips(np.random.default_rng(25), 12))
+    for level in metrics.LEVELS:
+        per_clip = scores.level(level).per_clip
+        assert per_clip.shape == (12, 4) and per_clip.dtype == np.float64 and per_clip.flags.c_contiguous
+        with pytest.raises(ValueError):
+            per_clip[0, 0] = 0.5
 
 
 def row_pairs(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -267,7 +242,7 @@ def test_event_and_segment_counts_match_oracle_on_row_pairs():
 def test_event_tables_are_cached_and_read_only():
     tables = metrics._event_tables()
     assert metrics._event_tables() is tables
-    assert tables.num_events.max() == NUM_SEGMENTS // 2  # 1010101010 has five events
+    assert np.bitwise_count(tables.event_bits).max() == NUM_SEGMENTS // 2  # 1010101010 has five events
     with pytest.raises(ValueError):
         tables.event_bits[0] = 1
 
@@ -419,6 +394,25 @@ def test_binarize_transposes_to_class_major():
     assert pred_a.sum() == 1 and pred_a[0, 9, 2] == 1
 
 
+def test_binarize_shut_gate_wins_over_any_frame_probability():
+    global_prob, frame_prob = probabilities(num_clips=2, value=0.2, dtype=np.float64)
+    frame_prob[0, :, 0] = np.inf  # gate shut: still 0
+    frame_prob[1, 3, 1] = np.inf
+    global_prob[1, 1] = 0.5  # gate open: inf passes the threshold
+    pred_a, _ = metrics.binarize(global_prob, frame_prob, frame_prob)
+    assert pred_a[0].sum() == 0
+    assert pred_a[1].sum() == 1 and pred_a[1, 1, 3] == 1
+
+
+def test_binarize_gate_and_frames_each_in_their_own_dtype():
+    # gate compared in float64 (float32(0.7) < 0.7: shut), frames in float32 (float32(0.7) >= float32(0.7))
+    global_prob, frame_prob = probabilities(value=0.7, dtype=np.float32)
+    pred_a, _ = metrics.binarize(global_prob.astype(np.float64), frame_prob, frame_prob, threshold=0.7)
+    assert not pred_a.any()
+    pred_a, _ = metrics.binarize(np.full_like(global_prob, 0.9, dtype=np.float64), frame_prob, frame_prob, 0.7)
+    assert pred_a.all()
+
+
 def test_binarize_modality_gated_uses_each_modality_probability():
     a_prob, frame_prob = probabilities()
     v_prob = a_prob.copy()
@@ -465,6 +459,18 @@ def test_avvp_scores_rejects_bad_input():
         metrics.avvp_scores(good, not_binary, good, good)
     with pytest.raises(ValueError, match="gt_a: values must be 0 or 1"):
         metrics.avvp_scores(good, good, good + 2, good)
+    negative = good.astype(np.int8)
+    negative[0, 2, 3] = -1
+    with pytest.raises(ValueError, match=r"pred_a: values must be 0 or 1, found .*-1.* \(0, 2, 3\)"):
+        metrics.avvp_scores(negative, good, good, good)
+    with_nan = good.astype(np.float64)
+    with_nan[1, 0, 9] = np.nan
+    with pytest.raises(ValueError, match=r"gt_v: values must be 0 or 1, found .*nan.* \(1, 0, 9\)"):
+        metrics.avvp_scores(good, good, good, with_nan)
+    with pytest.raises(ValueError, match="pred_a: values must be 0 or 1"):
+        metrics.avvp_scores(good.astype(np.int64) - 1, good, good, good)
+    with pytest.raises(ValueError, match="expected 0/1 numbers, found dtype"):
+        metrics.avvp_scores(good.astype(str), good, good, good)
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -486,6 +492,22 @@ def test_format_table_and_markdown():
     markdown = metrics.format_markdown_table({"MGN": scores}).splitlines()
     assert len(markdown) == 4 and markdown[2].startswith("| MGN | Segment-level | ")
     assert markdown[3].endswith(f"| {scores.event.event:.1f} |")
+    assert markdown[0] == "| Method | Level | Audio | Visual | Audio-Visual | Type@AV | Event@AV |"
+    # the to_json() form gives the same table
+    assert metrics.format_markdown_table({"MGN": scores.to_json()}).splitlines() == markdown
+
+
+def test_format_markdown_table_with_mean_and_std():
+    scores = metrics.avvp_scores(*realistic_clips(np.random.default_rng(51), 30))
+    aggregate = {
+        level: {metric: {"mean": 61.24, "std": 0.04} for metric in metrics.METRICS} for level in metrics.LEVELS
+    }
+    table = metrics.format_markdown_table({"all-zero": scores, "HAN": aggregate}, first_column="Method (global gate)")
+    lines = table.splitlines()
+    assert lines[0].startswith("| Method (global gate) | Level | Audio |")
+    assert len(lines) == 6 and lines[4] == "| HAN | Segment-level |" + " 61.2 ± 0.0 |" * 5
+    assert lines[5].startswith("| HAN | Event-level | 61.2 ± 0.0 |")
+    assert lines[2] == metrics.format_markdown_table({"all-zero": scores}).splitlines()[2]
 
 
 def test_metrics_module_does_not_import_torch():
