@@ -4,22 +4,36 @@ A run is configured in three layers, later ones winning: the defaults below, an 
 TOML with the same keys; model and layout fields in ``model_config`` / ``layout`` tables), and ``key=value``
 overrides on the command line (``lr=1e-3``, ``epochs=5``, ``model.dim=64``, ``layout.audio_dir=feats/vggish``).
 Values are parsed as JSON where possible (``true``, ``3``, ``"x"``), else taken as strings, and checked against the
-field's type.
+field's type hint (``int``, ``float``, ``bool``, ``str``, ``Literal[...]``, ``... | None``) and, for numbers, against
+the field's accepted range (:data:`FIELD_RANGES`).
 """
 
 from __future__ import annotations
 
 import json
+import math
+import tomllib
+import types
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any
-
-import tomllib
+from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 
 from mgn.data.llp import LLPLayout
-from mgn.models import HANConfig, MGNConfig, config_from_dict
+from mgn.inference import Gate
+from mgn.models import ARCHITECTURES, HANConfig, MGNConfig, config_from_dict
 
-__all__ = ["ConfigError", "TrainConfig", "apply_overrides", "load_config_file"]
+__all__ = [
+    "FIELD_RANGES",
+    "ConfigError",
+    "Range",
+    "TrainConfig",
+    "apply_overrides",
+    "load_config_file",
+    "parse_json_object",
+]
+
+Amp = Literal["none", "bf16"]
+GlobalTarget = Literal["keep", "official"]
 
 
 class ConfigError(ValueError):
@@ -27,10 +41,64 @@ class ConfigError(ValueError):
 
 
 @dataclass(frozen=True)
+class Range:
+    """The accepted values of a numeric setting: finite, ``low <= value <= high`` (``low < value`` if ``open_low``)."""
+
+    low: float
+    high: float = math.inf
+    open_low: bool = False
+
+    def accepts(self, value: float) -> bool:
+        above = value > self.low if self.open_low else value >= self.low
+        return math.isfinite(value) and above and value <= self.high
+
+    def describe(self) -> str:
+        """e.g. ``in [0, 1024]``, ``> 0``, ``>= 1``."""
+        if self.high == math.inf:
+            return f"{'>' if self.open_low else '>='} {_number(self.low)}"
+        return f"in {'(' if self.open_low else '['}{_number(self.low)}, {_number(self.high)}]"
+
+
+def _number(value: float) -> str:
+    """A bound as written by hand: 1000000, not 1e+06."""
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
+
+
+_POSITIVE = Range(0.0, open_low=True)
+_NON_NEGATIVE = Range(0.0)
+_FRACTION = Range(0.0, 1.0)
+_COUNT = Range(1, 1_000_000)  # batch sizes: far above any that fits in memory
+
+# Every int / float field of TrainConfig has a range (a test checks it). Bounds far beyond any useful setting, but
+# small enough that a typo cannot crash or hang the process (torch.set_num_threads(100000) segfaults).
+FIELD_RANGES: dict[str, Range] = {
+    "epochs": Range(1, 100_000),
+    "batch_size": _COUNT,
+    "eval_batch_size": _COUNT,
+    "lr": _POSITIVE,
+    "weight_decay": _NON_NEGATIVE,
+    "lr_step_size": Range(1, 1_000_000),
+    "lr_gamma": _POSITIVE,
+    "seed": Range(0, 2**32 - 1),  # the epoch order generator is seeded with seed * 100003 + epoch (< 2**64)
+    "audio_smoothing": _FRACTION,
+    "visual_smoothing": _FRACTION,
+    "loss_global": _NON_NEGATIVE,
+    "loss_audio": _NON_NEGATIVE,
+    "loss_visual": _NON_NEGATIVE,
+    "loss_class_tokens": _NON_NEGATIVE,
+    "contrastive_weight": _NON_NEGATIVE,
+    "contrastive_temperature": _POSITIVE,
+    "contrastive_smoothing": Range(0.0, 0.9),  # < (T - 1) / T: the true segment stays the most likely target
+    "threads": Range(0, 1024),
+    "checkpoint_every": Range(0, 10**12),
+}
+
+
+@dataclass(frozen=True)
 class TrainConfig:
     """Every hyper-parameter of a run. Defaults: the official recipes (REFERENCE.md 3.5, 4.6)."""
 
-    model: str = "mgn"  # architecture: "mgn" or "han"
+    model: str = "mgn"  # architecture: a name of mgn.models.ARCHITECTURES ("mgn" or "han")
     data: str = "data"  # dataset root in the official layout (see mgn.data.llp.LLPLayout)
     out: str = "runs/run"  # run directory: config.json, metrics.jsonl, best/last.safetensors, test_results.json
     model_config: dict[str, Any] = field(default_factory=dict)  # overrides of MGNConfig / HANConfig fields
@@ -53,34 +121,23 @@ class TrainConfig:
     contrastive_temperature: float = 0.2  # MA: 0.2
     contrastive_smoothing: float = 0.1  # MA: 0.1
     refined_labels: str | None = None  # .npz from training.refine_labels (R): modality-aware targets
-    refine_global_target: str = "keep"  # "keep": global target = weak label; "official": MA's aliasing (audio-
-    #                                     removed classes also leave the global target)
-    gate: str = "global"  # segment-prediction gate for validation / test: "global" (HAN, MGN) or "modality" (MA)
+    refine_global_target: GlobalTarget = "keep"  # "keep": global target = weak label; "official": MA's aliasing
+    #                                              (audio-removed classes also leave the global target)
+    gate: Gate = "global"  # segment-prediction gate for validation / test: "global" (HAN, MGN) or "modality" (MA)
     eval_batch_size: int = 256
-    amp: str = "none"  # "none" or "bf16" (autocast; for GPUs)
+    amp: Amp = "none"  # "none" or "bf16" (autocast; for GPUs)
     device: str = "auto"  # "auto" (cuda if available), "cpu", "cuda", "cuda:1", ...
     threads: int = 0  # torch CPU threads (0: torch's default)
     checkpoint_every: int = 0  # also save last.safetensors every N optimizer steps (0: at the end of each epoch only)
-    cache_features: bool = True  # memory-mapped feature cache next to the data (fast second load)
+    cache_features: bool = True  # memory-mapped feature cache (fast second load)
+    feature_cache_dir: str = ""  # the cache's folder; "": <data>/.mgn_cache, or the user cache folder if data is
+    #                              read-only (see mgn.data.llp.default_cache_dirs)
     deterministic: bool = True  # torch.use_deterministic_algorithms on CPU: bit-reproducible runs
 
     def __post_init__(self) -> None:
-        checks = {
-            "model": self.model in ("mgn", "han"),
-            "epochs": self.epochs >= 1,
-            "batch_size": self.batch_size >= 1,
-            "lr": self.lr > 0,
-            "lr_step_size": self.lr_step_size >= 1,
-            "refine_global_target": self.refine_global_target in ("keep", "official"),
-            "gate": self.gate in ("global", "modality"),
-            "amp": self.amp in ("none", "bf16"),
-            "eval_batch_size": self.eval_batch_size >= 1,
-            "checkpoint_every": self.checkpoint_every >= 0,
-            "threads": self.threads >= 0,
-        }
-        bad = [name for name, ok in checks.items() if not ok]
-        if bad:
-            raise ConfigError(", ".join(f"{name}={getattr(self, name)!r} is invalid" for name in bad))
+        problems = [problem for spec in fields(self) if (problem := _check_field(self, spec.name))]
+        if problems:
+            raise ConfigError("; ".join(problems))
         self.model_settings()  # validates model_config
         self.llp_layout()  # validates layout
 
@@ -92,6 +149,7 @@ class TrainConfig:
             raise ConfigError(f"model_config for {self.model!r}: {error}") from error
 
     def llp_layout(self) -> LLPLayout:
+        """Where the data lives: ``data`` as the root, with the ``layout`` overrides."""
         known = {f.name for f in fields(LLPLayout)} - {"root"}
         unknown = sorted(set(self.layout) - known)
         if unknown:
@@ -105,26 +163,71 @@ class TrainConfig:
         return values
 
 
-_FIELD_TYPES = {f.name: f.type for f in fields(TrainConfig)}
+_HINTS: dict[str, Any] = get_type_hints(TrainConfig)
+_CHOICES: dict[str, tuple[str, ...]] = {"model": tuple(ARCHITECTURES)}  # choices that are not Literal hints
+_NON_EMPTY = ("data", "out", "device")
+
+
+def _describe(hint: Any) -> str:
+    """A type hint in words: ``int``, ``one of 'none', 'bf16'``, ``str or null``."""
+    if get_origin(hint) is Literal:
+        return "one of " + ", ".join(repr(choice) for choice in get_args(hint))
+    if get_origin(hint) in (Union, types.UnionType):
+        return " or ".join("null" if arg is type(None) else _describe(arg) for arg in get_args(hint))
+    origin = get_origin(hint) or hint
+    return "a table (dict)" if origin is dict else getattr(origin, "__name__", str(hint))
+
+
+def _matches(hint: Any, value: Any) -> bool:
+    """Whether ``value`` is of type ``hint`` (bool is not an int; an int is a float)."""
+    origin = get_origin(hint)
+    if origin is Literal:
+        return value in get_args(hint) and isinstance(value, str)
+    if origin in (Union, types.UnionType):
+        return any(_matches(arg, value) for arg in get_args(hint))
+    if hint is type(None):
+        return value is None
+    if hint is float:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if origin is dict:
+        key_type, value_type = get_args(hint)
+        return isinstance(value, dict) and all(
+            isinstance(key, key_type) and (value_type is Any or isinstance(item, value_type))
+            for key, item in value.items()
+        )
+    return isinstance(value, hint)
+
+
+def _check_field(config: TrainConfig, name: str) -> str | None:
+    """What is wrong with one field of ``config``, or None."""
+    value, hint = getattr(config, name), _HINTS[name]
+    if not _matches(hint, value):
+        return f"{name}={value!r} is invalid: expected {_describe(hint)}"
+    if name in _CHOICES and value not in _CHOICES[name]:
+        return f"{name}={value!r} is invalid: expected one of {', '.join(map(repr, _CHOICES[name]))}"
+    if name in FIELD_RANGES and not FIELD_RANGES[name].accepts(value):
+        kind = "an integer" if hint is int else "a finite number"
+        return f"{name}={value!r} is invalid: expected {kind} {FIELD_RANGES[name].describe()}"
+    if name in _NON_EMPTY and not value:
+        return f"{name}={value!r} is invalid: expected a non-empty string"
+    return None
 
 
 def _coerce(name: str, value: Any) -> Any:
-    """Check / convert an override value against the field's declared type."""
-    declared = _FIELD_TYPES[name]
-    if declared == "bool":
-        if isinstance(value, bool):
-            return value
-    elif declared == "int":
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-    elif declared == "float":
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-    elif declared == "str":
-        return str(value)
-    elif declared == "str | None":
-        return None if value is None else str(value)
-    raise ConfigError(f"{name} must be of type {declared}, got {value!r}")
+    """Convert an override value to the field's type where that is lossless (int -> float, scalar -> str)."""
+    hint = _HINTS[name]
+    accepts_none = get_origin(hint) in (Union, types.UnionType) and type(None) in get_args(hint)
+    if value is None and accepts_none:
+        return None
+    if hint is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if str in (hint, *get_args(hint)) and isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)  # out=2024, data=3: JSON parsed them as numbers
+    if not _matches(hint, value):
+        raise ConfigError(f"{name} must be {_describe(hint)}, got {value!r}")
+    return value
 
 
 def _parse_value(text: str) -> Any:
@@ -138,6 +241,9 @@ def apply_overrides(config: TrainConfig, overrides: dict[str, Any] | list[str]) 
     """A new config with ``overrides`` applied: a dict (from a file) or ``key=value`` strings (from the CLI).
 
     ``model.<field>`` / ``model_config.<field>`` set a model field and ``layout.<field>`` a layout field.
+
+    Raises:
+        ConfigError: naming the setting and what was expected.
     """
     if isinstance(overrides, list):
         pairs: dict[str, Any] = {}
@@ -156,28 +262,52 @@ def apply_overrides(config: TrainConfig, overrides: dict[str, Any] | list[str]) 
             model_config[tail] = value
         elif head == "layout" and tail:
             layout[tail] = str(value)
-        elif key in ("model_config", "layout") and isinstance(value, dict):
-            (model_config if key == "model_config" else layout).update(value)
-        elif key in _FIELD_TYPES:
+        elif key in ("model_config", "layout"):
+            if not isinstance(value, dict):
+                raise ConfigError(f"{key} must be a table of fields, got {value!r}")
+            if key == "model_config":
+                model_config.update(value)
+            else:
+                layout.update({name: str(entry) for name, entry in value.items()})
+        elif key in _HINTS:
             changes[key] = _coerce(key, value)
         else:
-            raise ConfigError(
-                f"unknown setting {key!r}; known: {sorted(_FIELD_TYPES)} and model.<field>, layout.<field>"
-            )
+            raise ConfigError(f"unknown setting {key!r}; known: {sorted(_HINTS)} and model.<field>, layout.<field>")
     return replace(config, **changes, model_config=model_config, layout=layout)
 
 
+def parse_json_object(text: str, source: str) -> dict[str, Any]:
+    """``text`` parsed as a JSON object; ``source`` (a file or a flag) is named in errors, with line and column.
+
+    Raises:
+        ConfigError: not valid JSON, or not an object.
+    """
+    try:
+        values = json.loads(text)
+    except json.JSONDecodeError as error:
+        position = f"line {error.lineno}, column {error.colno}"
+        raise ConfigError(f"{source}: not valid JSON: {error.msg} at {position}") from None
+    if not isinstance(values, dict):
+        raise ConfigError(f"{source}: expected a JSON object ({{...}}) at the top level, found {type(values).__name__}")
+    return values
+
+
 def load_config_file(path: str | Path) -> dict[str, Any]:
-    """Settings from a JSON (``.json``) or TOML (``.toml``) file, as a dict for :func:`apply_overrides`."""
+    """Settings from a JSON (``.json``) or TOML (``.toml``) file, as a dict for :func:`apply_overrides`.
+
+    Raises:
+        ConfigError: missing, unreadable or invalid file, naming it (and the line of a syntax error).
+    """
     path = Path(path)
     if not path.is_file():
-        raise ConfigError(f"config file not found: {path}")
+        raise ConfigError(f"config file not found: {path}" + (" (it is a directory)" if path.is_dir() else ""))
     try:
-        if path.suffix == ".toml":
-            return tomllib.loads(path.read_text())
-        values = json.loads(path.read_text())
-    except (json.JSONDecodeError, tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
-        raise ConfigError(f"{path}: not valid {'TOML' if path.suffix == '.toml' else 'JSON'}: {error}") from error
-    if not isinstance(values, dict):
-        raise ConfigError(f"{path}: expected an object of settings at the top level")
-    return values
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"{path}: cannot read it as UTF-8 text: {error}") from None
+    if path.suffix != ".toml":
+        return parse_json_object(text, str(path))
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{path}: not valid TOML: {error}") from None

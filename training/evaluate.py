@@ -14,15 +14,27 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import get_args
 
-from mgn.checkpoint import CheckpointError, load_any_checkpoint
+from mgn.checkpoint import load_any_checkpoint
 from mgn.data.llp import LLPLayout, load_annotations, load_split
 from mgn.device import resolve_device
-from mgn.export import read_prediction_csvs, write_prediction_csvs
-from mgn.inference import predict
+from mgn.export import PREDICTION_FILES, read_prediction_csvs, write_prediction_csvs
+from mgn.inference import Gate, predict
 from mgn.io import write_text_atomic
 from mgn.metrics import Scores, avvp_scores, format_table
-from mgn.models.weights import WeightsMismatchError
+from mgn.models import ARCHITECTURES
+from training.cli import (
+    EXIT_INTERRUPTED,
+    MAX_BATCH_SIZE,
+    ArgumentParser,
+    UsageError,
+    check_int_range,
+    check_output_dir,
+    check_output_file,
+    fail,
+)
+from training.config import parse_json_object
 
 __all__ = ["evaluate_checkpoint", "main"]
 
@@ -59,43 +71,65 @@ def _score_prediction_csvs(directory: str | Path, layout: LLPLayout, split: str)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m training.evaluate", description=__doc__.splitlines()[0])
+    parser = ArgumentParser(prog="python -m training.evaluate", description=__doc__.splitlines()[0])
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--checkpoint", help="our .safetensors checkpoint or an official MGN_Net.pt / MMIL_Net.pt")
     source.add_argument("--predictions", help="a folder with predicted_eval_audio.csv / predicted_eval_visual.csv")
     parser.add_argument("--data", required=True, help="dataset root in the official LLP layout")
     parser.add_argument("--split", choices=("val", "test"), default="test")
-    parser.add_argument("--json", help="write the scores as JSON here")
-    parser.add_argument("--csv-dir", help="write the predictions in the official eval-CSV format here")
+    parser.add_argument("--json", help="write the scores as JSON to this file")
+    parser.add_argument("--csv-dir", help="write the predictions in the official eval-CSV format into this folder")
+    parser.add_argument("--force", action="store_true", help="overwrite an existing --json file or --csv-dir CSVs")
     parser.add_argument(
         "--gate",
-        choices=("global", "modality"),
+        choices=get_args(Gate),
         default="global",
         help="segment gate: global_prob (HAN, MGN; official) or a_prob / v_prob (MA)",
     )
-    parser.add_argument("--arch", choices=("mgn", "han"), help="architecture (required for official .pt files)")
+    parser.add_argument(
+        "--arch",
+        choices=sorted(ARCHITECTURES),
+        help="architecture of an official .pt file (default: read from its keys)",
+    )
     parser.add_argument(
         "--official-config",
         default="{}",
         help='official MGN arguments as JSON, e.g. \'{"dim": 128, "unimodal_assign": "soft"}\'',
     )
-    parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--batch-size", type=int, default=256, help=f"clips per forward pass (1..{MAX_BATCH_SIZE})")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--no-progress", action="store_true")
     return parser.parse_args(argv)
 
 
+def _check_args(args: argparse.Namespace) -> None:
+    """Every flag that can be checked before any work (UsageError / ConfigError / FileNotFoundError)."""
+    if not Path(args.data).is_dir():
+        raise FileNotFoundError(f"data directory not found: {args.data}")
+    check_int_range("--batch-size", args.batch_size, 1, MAX_BATCH_SIZE)
+    parse_json_object(args.official_config, "--official-config")
+    if args.json:
+        check_output_file(args.json, "--json", force=args.force)
+    if args.csv_dir:
+        if args.predictions:
+            raise UsageError("--csv-dir writes the predictions of a --checkpoint; give it without --predictions")
+        check_output_dir(args.csv_dir, "--csv-dir", list(PREDICTION_FILES.values()), force=args.force)
+    if args.predictions and not Path(args.predictions).is_dir():
+        raise FileNotFoundError(f"--predictions {args.predictions}: no such folder")
+
+
 def main(argv: list[str] | None = None) -> int:
+    """CLI entry point; returns the exit status (0, 2 on an error, 130 on Ctrl-C)."""
     args = parse_args(argv)
     layout = LLPLayout(root=Path(args.data))
     try:
-        if not layout.root.is_dir():
-            raise FileNotFoundError(f"data directory not found: {layout.root}")
+        _check_args(args)
         if args.predictions:
             scores = _score_prediction_csvs(args.predictions, layout, args.split)
             title = f"{args.predictions} on {args.split}"
         else:
-            model = load_any_checkpoint(args.checkpoint, args.arch, json.loads(args.official_config))
+            official = parse_json_object(args.official_config, "--official-config")
+            model = load_any_checkpoint(args.checkpoint, args.arch, official)
             scores = evaluate_checkpoint(
                 model,
                 layout,
@@ -107,12 +141,14 @@ def main(argv: list[str] | None = None) -> int:
                 progress=not args.no_progress,
             )
             title = f"{args.checkpoint} on {args.split} (gate {args.gate})"
-    except (FileNotFoundError, CheckpointError, WeightsMismatchError, ValueError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    print(format_table(scores, title=title))
-    if args.json:
-        write_text_atomic(args.json, json.dumps(scores.to_json(), indent=2) + "\n")  # creates missing parent folders
+        print(format_table(scores, title=title))
+        if args.json:
+            write_text_atomic(args.json, json.dumps(scores.to_json(), indent=2) + "\n")  # creates missing folders
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except (ValueError, OSError) as error:  # bad flags, data, checkpoints (ValueError); files and folders (OSError)
+        return fail(error)
     return 0
 
 

@@ -20,15 +20,18 @@ from pathlib import Path
 
 import numpy as np
 
-from mgn.checkpoint import CheckpointError, load_any_checkpoint
+from mgn.checkpoint import load_any_checkpoint
 from mgn.data.llp import LLPLayout, Split, load_split
 from mgn.data.synthetic.dataset import TRUTH_FILENAME, read_truth
 from mgn.device import resolve_device
 from mgn.labels import CLASSES
-from mgn.models.weights import WeightsMismatchError
+from mgn.models import ARCHITECTURES
+from training.cli import EXIT_INTERRUPTED, MAX_BATCH_SIZE, ArgumentParser, check_int_range, check_output_file, fail
 from training.refinement import draw_partners, estimate_modality_labels, save_refined_labels, swap_test
 
 __all__ = ["main", "refine", "truth_agreement"]
+
+MAX_SEED = 2**32 - 1  # numpy's default_rng accepts any non-negative int; a bound keeps typos visible
 
 
 def refine(
@@ -65,24 +68,30 @@ def truth_agreement(truth_path: Path, split: Split, audio_labels: np.ndarray, vi
     return result
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m training.refine_labels", description=__doc__.splitlines()[0])
-    parser.add_argument("--checkpoint", required=True, help="trained model (.safetensors, or official .pt with --arch)")
+def _parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = ArgumentParser(prog="python -m training.refine_labels", description=__doc__.splitlines()[0])
+    parser.add_argument("--checkpoint", required=True, help="trained model (.safetensors, or an official .pt)")
     parser.add_argument("--data", required=True, help="dataset root in the official LLP layout")
     parser.add_argument("--out", required=True, help="refined labels file to write (.npz)")
     parser.add_argument("--split", default="train", choices=("train",), help="the split to refine")
-    parser.add_argument("--seed", type=int, default=2, help="partner draws (MA: torch seed 2)")
-    parser.add_argument("--arch", choices=("mgn", "han"))
-    parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--seed", type=int, default=2, help=f"partner draws (MA: torch seed 2; 0..{MAX_SEED})")
+    parser.add_argument("--arch", choices=sorted(ARCHITECTURES))
+    parser.add_argument("--batch-size", type=int, default=256, help=f"clips per forward pass (1..{MAX_BATCH_SIZE})")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--force", action="store_true", help="overwrite an existing --out file")
     parser.add_argument("--no-progress", action="store_true")
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """CLI entry point; returns the exit status (0, 2 on an error, 130 on Ctrl-C)."""
+    args = _parse_args(argv)
     out = Path(args.out)
+    layout = LLPLayout(root=Path(args.data))
     try:
-        if out.exists() and not args.force:
-            raise FileExistsError(f"{out} exists; use --force to overwrite it")
-        layout = LLPLayout(root=Path(args.data))
+        check_output_file(out, "--out", force=args.force, example="labels.npz")
+        check_int_range("--batch-size", args.batch_size, 1, MAX_BATCH_SIZE)
+        check_int_range("--seed", args.seed, 0, MAX_SEED)
         if not layout.root.is_dir():
             raise FileNotFoundError(f"data directory not found: {layout.root}")
         model = load_any_checkpoint(args.checkpoint, args.arch)
@@ -90,22 +99,35 @@ def main(argv: list[str] | None = None) -> int:
         audio_labels, visual_labels, audit = refine(
             model, split, seed=args.seed, batch_size=args.batch_size, device=args.device, progress=not args.no_progress
         )
-    except (FileNotFoundError, FileExistsError, CheckpointError, WeightsMismatchError, ValueError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+        info = _summary(args, layout, split, audio_labels, visual_labels)
+        save_refined_labels(out, split, audio_labels, visual_labels, extra=audit, info=info)
+    except KeyboardInterrupt:
+        print(f"interrupted; {out} was not written", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except (ValueError, OSError) as error:  # bad flags, data, checkpoints (ValueError); files and folders (OSError)
+        return fail(error)
+    _print_summary(split, info, out)
+    return 0
+
+
+def _summary(args, layout: LLPLayout, split: Split, audio_labels: np.ndarray, visual_labels: np.ndarray) -> dict:
+    """What the labels file records about its making: checkpoint, seed, removals per class, synthetic agreement."""
     weak = split.labels > 0.5
-    removed_audio = (weak & (audio_labels == 0)).sum(axis=0)  # (C,) per class
-    removed_visual = (weak & (visual_labels == 0)).sum(axis=0)
     info = {
         "checkpoint": str(args.checkpoint),
         "seed": args.seed,
-        "removed_audio": removed_audio.tolist(),
-        "removed_visual": removed_visual.tolist(),
+        "removed_audio": (weak & (audio_labels == 0)).sum(axis=0).tolist(),  # (C,) per class
+        "removed_visual": (weak & (visual_labels == 0)).sum(axis=0).tolist(),
     }
     truth = layout.resolve(TRUTH_FILENAME)
     if truth.is_file():
         info["synthetic_truth_agreement"] = truth_agreement(truth, split, audio_labels, visual_labels)
-    save_refined_labels(out, split, audio_labels, visual_labels, extra=audit, info=info)
+    return info
+
+
+def _print_summary(split: Split, info: dict, out: Path) -> None:
+    weak = split.labels > 0.5
+    removed_audio, removed_visual = np.array(info["removed_audio"]), np.array(info["removed_visual"])
     print(f"{'class':<24} {'weak':>6} {'-> audio-only':>14} {'-> visual-only':>15}")
     for index, name in enumerate(CLASSES):
         counts = (int(weak[:, index].sum()), int(removed_visual[index]), int(removed_audio[index]))
@@ -116,7 +138,6 @@ def main(argv: list[str] | None = None) -> int:
     )
     if "synthetic_truth_agreement" in info:
         print("agreement with the synthetic ground truth:", json.dumps(info["synthetic_truth_agreement"]))
-    return 0
 
 
 if __name__ == "__main__":

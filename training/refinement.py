@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +29,7 @@ from torch import nn
 from mgn.data.llp import Split
 from mgn.inference import predict
 from mgn.io import atomic_path
+from mgn.labels import NUM_CLASSES
 
 __all__ = [
     "REFINED_LABELS_FORMAT",
@@ -43,6 +45,7 @@ __all__ = [
 ]
 
 REFINED_LABELS_FORMAT = "mgn-refined-labels/1"
+_LABEL_ARRAYS = ("labels", "audio_labels", "visual_labels")  # (N, C) 0/1 each
 _DECISION_THRESHOLD = 0.5  # MA: 0.5 x normalised class error; and 0.5 on probabilities for the error statistics
 
 
@@ -185,25 +188,59 @@ def save_refined_labels(
     return path
 
 
+def _check_label_arrays(path: Path, data: dict[str, np.ndarray], split: Split) -> None:
+    """Unique filenames (M,), 0/1 label arrays (M, C) each, and M = the clips of ``split`` (RefinedLabelsError naming
+    the array, the expected and the found shape)."""
+    filenames = data["filenames"]
+    if filenames.ndim != 1:
+        raise RefinedLabelsError(f"{path}: 'filenames' has shape {filenames.shape}, expected one dimension (clips,)")
+    expected = (len(filenames), NUM_CLASSES)
+    for key in _LABEL_ARRAYS:
+        if data[key].shape != expected:
+            raise RefinedLabelsError(
+                f"{path}: {key!r} has shape {data[key].shape}, expected {expected} (one row per filename, one column "
+                "per class)"
+            )
+        if not np.isin(data[key], (0, 1)).all():
+            raise RefinedLabelsError(f"{path}: {key!r} holds values other than 0 and 1")
+    if len(set(filenames.tolist())) != len(filenames):
+        raise RefinedLabelsError(f"{path}: 'filenames' repeats clips")
+    if len(filenames) != len(split):
+        raise RefinedLabelsError(
+            f"{path} holds the labels of {len(filenames)} clips, shape {expected}; the {split.name} split has "
+            f"{len(split)} clips, so expected shape {(len(split), NUM_CLASSES)}: it was made for another dataset"
+        )
+
+
 def load_refined_labels(path: str | Path, split: Split) -> RefinedLabels:
     """Read a refined-labels file and align it with ``split`` by filename.
 
     Raises:
         FileNotFoundError: no such file.
-        RefinedLabelsError: unreadable, of another format, or made for another dataset (clips missing, or weak labels
-            that differ from the split's).
+        RefinedLabelsError: unreadable, of another format, arrays of the wrong shape (naming expected and found), or
+            made for another dataset (clips missing, or weak labels that differ from the split's).
     """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"refined-labels file not found: {path}")
+    if not zipfile.is_zipfile(path):
+        raise RefinedLabelsError(f"{path} is not a refined-labels file: expected an .npz from training.refine_labels")
     try:
         with np.load(path, allow_pickle=False) as archive:
             data = {key: archive[key] for key in archive.files}
-        meta = json.loads(str(data["meta"]))
-    except (OSError, ValueError, KeyError) as error:
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
         raise RefinedLabelsError(f"{path} is not a readable refined-labels file: {error}") from error
-    if meta.get("format") != REFINED_LABELS_FORMAT:
-        raise RefinedLabelsError(f"{path}: format {meta.get('format')!r}, expected {REFINED_LABELS_FORMAT!r}")
+    missing = [key for key in (*_LABEL_ARRAYS, "filenames", "meta") if key not in data]
+    if missing:
+        raise RefinedLabelsError(f"{path} is not a refined-labels file: missing array(s) {missing}")
+    try:
+        meta = json.loads(str(data["meta"]))
+    except ValueError as error:
+        raise RefinedLabelsError(f"{path}: unreadable 'meta' record: {error}") from error
+    if not isinstance(meta, dict) or meta.get("format") != REFINED_LABELS_FORMAT:
+        found = meta.get("format") if isinstance(meta, dict) else meta
+        raise RefinedLabelsError(f"{path}: format {found!r}, expected {REFINED_LABELS_FORMAT!r}")
+    _check_label_arrays(path, data, split)
     rows = {name: index for index, name in enumerate(data["filenames"].tolist())}
     missing = [name for name in split.filenames.tolist() if name not in rows]
     if missing:

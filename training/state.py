@@ -13,10 +13,32 @@ from typing import Any
 import torch
 from torch import Tensor
 
-__all__ = ["ResumeState", "capture_rng", "optimizer_from_flat", "optimizer_to_flat", "restore_rng"]
+__all__ = [
+    "RESUME_METADATA",
+    "ResumeError",
+    "ResumeState",
+    "capture_rng",
+    "missing_resume_state",
+    "optimizer_from_flat",
+    "optimizer_to_flat",
+    "restore_rng",
+]
 
 _OPTIMIZER = "optimizer/"
 _RNG = "rng/"
+RESUME_METADATA = ("resume", "history", "optimizer", "scheduler")  # what last.safetensors adds to a checkpoint
+
+
+class ResumeError(ValueError):
+    """A checkpoint cannot be resumed from: it lacks the training state, or that state is damaged."""
+
+
+def missing_resume_state(metadata: dict[str, str], extra: dict[str, Tensor]) -> list[str]:
+    """The parts of the training state that a checkpoint lacks (empty: it can be resumed from)."""
+    missing = [f"metadata {name!r}" for name in RESUME_METADATA if name not in metadata]
+    if f"{_RNG}cpu" not in extra:
+        missing.append(f"tensor 'extra/{_RNG}cpu'")
+    return missing
 
 
 @dataclass
@@ -61,11 +83,22 @@ class ResumeState:
 
     @classmethod
     def from_metadata(cls, metadata: dict[str, str]) -> ResumeState:
-        values = json.loads(metadata["resume"])
-        best = values.pop("best_score")
-        return cls(
-            **values, best_score=float("-inf") if best is None else best, history=json.loads(metadata["history"])
-        )
+        """Inverse of :meth:`to_metadata`.
+
+        Raises:
+            ResumeError: missing or malformed values.
+        """
+        try:
+            values = json.loads(metadata["resume"])
+            best = values.pop("best_score")
+            history = json.loads(metadata["history"])
+            state = cls(**values, best_score=float("-inf") if best is None else best, history=history)
+        except (KeyError, TypeError, ValueError, AttributeError) as error:
+            raise ResumeError(f"malformed progress record ({type(error).__name__}: {error})") from None
+        counters = (state.epoch, state.step_in_epoch, state.global_step, state.best_epoch, state.running_steps)
+        if not all(isinstance(value, int) and value >= 0 for value in counters) or not isinstance(state.history, list):
+            raise ResumeError(f"malformed progress record: {metadata['resume']}")
+        return state
 
 
 def optimizer_to_flat(optimizer: torch.optim.Optimizer) -> tuple[dict[str, Tensor], str]:

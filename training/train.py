@@ -18,31 +18,39 @@ Examples::
 A run directory holds config.json (the resolved config), metrics.jsonl (one line per epoch), best.safetensors
 (best validation segment-level Type@AV, ties to the later epoch), last.safetensors (weights + optimizer, scheduler,
 RNG and progress, for --resume) and test_results.json (the best checkpoint on the test split).
+
+Every input is checked before config.json is written. Ctrl-C saves last.safetensors at the next step and exits with
+status 130; ``--resume`` continues from there. A run that stopped before its first checkpoint is restarted by
+``--resume`` or by the same command. Errors are one ``error: ...`` line on stderr and exit status 2.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from dataclasses import replace
 from pathlib import Path
 
+from mgn.models import ARCHITECTURES
+from training.cli import EXIT_INTERRUPTED, ArgumentParser, fail
 from training.config import ConfigError, TrainConfig, apply_overrides, load_config_file
-from training.loop import TrainingDiverged, train
+from training.loop import TrainingDiverged, TrainingInterrupted, train
+from training.rundir import RunFiles, RunLockedError
 
 __all__ = ["build_config", "main", "parse_args"]
 
+_RESUME = "python -m training.train --resume"
+
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="python -m training.train",
         description="Train HAN or MGN on LLP-format data (official recipes by default).",
         epilog="Overrides: any TrainConfig field as key=value (lr=1e-3 epochs=5 seed=2 amp=bf16 gate=modality ...), "
         "model fields as model.<field>=value (model.dim=64 model.unimodal_assign=hard), file layout fields as "
         "layout.<field>=value (layout.audio_dir=feats/vggish).",
     )
-    parser.add_argument("--model", choices=("han", "mgn"), help="architecture (default: mgn)")
+    parser.add_argument("--model", choices=sorted(ARCHITECTURES), help="architecture (default: mgn)")
     parser.add_argument("--data", help="dataset root in the official LLP layout (CSV files and feats/)")
     parser.add_argument("--out", help="run directory to create")
     parser.add_argument("--contrastive", action="store_true", help="add MA's audio-visual contrastive loss (C)")
@@ -67,27 +75,50 @@ def build_config(args: argparse.Namespace) -> TrainConfig:
 
 
 def _resume_config(run_dir: Path) -> TrainConfig:
-    path = run_dir / "config.json"
+    """The saved config of the run in ``run_dir`` (its ``out`` set to ``run_dir``)."""
+    if not run_dir.is_dir():
+        raise FileNotFoundError(f"cannot resume {run_dir}: no such run directory")
+    path = RunFiles(run_dir).config
     if not path.is_file():
         raise FileNotFoundError(f"cannot resume {run_dir}: {path.name} not found (is it a run directory?)")
-    return apply_overrides(TrainConfig(), {**json.loads(path.read_text()), "out": str(run_dir)})
+    try:
+        return apply_overrides(TrainConfig(), {**load_config_file(path), "out": str(run_dir)})
+    except ConfigError as error:
+        message = str(error)
+        raise ConfigError(message if message.startswith(str(path)) else f"{path}: {message}") from None
+
+
+def _interrupted_message(out: str) -> str:
+    """What a Ctrl-C outside the training steps (loading, evaluation) left behind, and how to go on."""
+    files = RunFiles(Path(out))
+    if files.last.is_file():
+        return f"interrupted; {files.last} holds the last checkpoint: resume with {_RESUME} {out}"
+    if files.config.is_file():
+        return f"interrupted before the first checkpoint; restart with {_RESUME} {out}"
+    return "interrupted before the run started; nothing was written"
 
 
 def main(argv: list[str] | None = None) -> int:
+    """CLI entry point; returns the exit status (0, 2 on an error, 130 on Ctrl-C)."""
     args = parse_args(argv)
+    config = None
     try:
         if args.resume:
-            if args.model or args.data or args.out or args.overrides or args.config or args.contrastive:
+            settings = (args.model, args.data, args.out, args.config, args.refined_labels, args.contrastive)
+            if any(settings) or args.overrides:
                 raise ConfigError("--resume continues a run with its saved config.json; give no other settings")
             config = _resume_config(Path(args.resume))
         else:
             config = build_config(args)
-            if not Path(config.data).is_dir():
-                raise FileNotFoundError(f"data directory not found: {config.data}")
         result = train(config, resume=bool(args.resume), progress=not args.no_progress)
-    except (ConfigError, FileNotFoundError, FileExistsError, TrainingDiverged, ValueError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    except TrainingInterrupted as stop:
+        print(stop, file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except KeyboardInterrupt:
+        print(_interrupted_message(config.out) if config else "interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except (ConfigError, TrainingDiverged, RunLockedError, ValueError, OSError) as error:
+        return fail(error)  # ValueError: bad settings, data, checkpoints; OSError: files and folders
     print(f"best epoch {result.best_epoch} (val segment Type@AV {result.best_score:.2f}); run in {result.run_dir}")
     return 0
 

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from mgn.data.llp import LLPLayout, load_split
+from mgn.data.llp import DENSE_SPLITS, LLPLayout, load_split
 from mgn.data.pack import save_split_pack
 from mgn.data.synthetic.dataset import META_FILENAME
 from mgn.io import write_text_atomic
@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", required=True, help="synthetic dataset root (from python -m mgn.data.synthetic)")
     parser.add_argument("--checkpoint", required=True, help="the trained model to ship (.safetensors)")
     parser.add_argument("--out", required=True, help="target folder, e.g. assets/demo")
-    parser.add_argument("--split", default="test", choices=("val", "test"))
+    parser.add_argument("--split", default="test", choices=DENSE_SPLITS)
     parser.add_argument("--clips", type=int, default=40)
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)

@@ -14,12 +14,14 @@ downloaded here: they are the ``feats`` folder of the Google-Drive archive linke
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import urllib.error
 import urllib.request
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from tqdm.auto import tqdm
 
@@ -56,6 +58,9 @@ ANNOTATION_FILES = {
 # The MGN repository's AVVP_eval_audio.csv (git blob 920d360): 3 rows differ from the fixed copy (REFERENCE 1.7).
 OLD_EVAL_AUDIO_SHA256 = "249122f65501d8d611c0027a48643798fe622bedee60f7e6224b5a8e3c02f886"
 AUDIO_EVAL_VERSIONS = ("fixed", "old")
+MAX_TIMEOUT_S = 3600.0
+EXIT_ERROR = 2  # as argparse and the training command lines
+EXIT_INTERRUPTED = 130  # 128 + SIGINT
 _CHUNK_BYTES = 1 << 16
 
 
@@ -83,6 +88,11 @@ def _fetch(url: str, target: Path, *, timeout: float, progress: bool) -> None:
         raise DownloadError(f"cannot reach {url} ({error.reason}); are you offline? Otherwise {manual}") from None
     except (TimeoutError, ConnectionError) as error:
         raise DownloadError(f"download of {url} failed ({error!r}); {manual}") from None
+    except ValueError as error:  # urllib: "unknown url type", a malformed URL
+        raise DownloadError(f"invalid URL {url!r} ({error}); expected http(s)://... or file://...") from None
+    except OSError as error:  # writing the file: a full disk, ...
+        destination = target.parent / Path(url).name
+        raise OSError(error.errno, f"cannot write {destination}: {error.strerror or error}") from None
 
 
 def _download_one(
@@ -138,12 +148,21 @@ def download_annotations(
         file name -> path written (or found already up to date).
 
     Raises:
-        DownloadError: offline, HTTP error, or a file that does not parse; names the URL.
+        DownloadError: offline, HTTP error, a malformed URL, or a file that does not parse; names the URL.
         FileExistsError: an existing file differs and ``overwrite`` is False.
+        NotADirectoryError: ``dest`` is a file.
+        ValueError: ``audio_eval`` or ``timeout`` out of range.
+        OSError: ``dest`` cannot be written (read-only, full disk, ...).
     """
     if audio_eval not in AUDIO_EVAL_VERSIONS:
         raise ValueError(f"audio_eval must be one of {AUDIO_EVAL_VERSIONS}, got {audio_eval!r}")
+    if not (math.isfinite(timeout) and 0 < timeout <= MAX_TIMEOUT_S):
+        raise ValueError(f"timeout must be a number of seconds in (0, {MAX_TIMEOUT_S:g}], got {timeout!r}")
     dest = Path(dest)
+    for folder in (dest, *dest.parents):
+        if folder.exists() and not folder.is_dir():
+            where = "" if folder == dest else f" (on the way to {dest})"
+            raise NotADirectoryError(f"{folder} is a file; expected a folder to download the CSVs into{where}")
     dest.mkdir(parents=True, exist_ok=True)
     written = {}
     for name, (_, sha256) in ANNOTATION_FILES.items():
@@ -155,9 +174,17 @@ def download_annotations(
     return written
 
 
+class _ArgumentParser(argparse.ArgumentParser):
+    """A bad command line is one ``error:`` line (as every command line of the project), not the usage block."""
+
+    def error(self, message: str) -> NoReturn:
+        print(f"error: {message} (see {self.prog} --help)", file=sys.stderr)
+        sys.exit(EXIT_ERROR)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """CLI entry point: ``python -m mgn.data.download --dest DIR``; returns the exit status."""
-    parser = argparse.ArgumentParser(prog="python -m mgn.data.download", description=__doc__.split("\n\n")[0])
+    parser = _ArgumentParser(prog="python -m mgn.data.download", description=__doc__.split("\n\n")[0])
     parser.add_argument("--dest", type=Path, default=Path("data"), help="target folder (default: data)")
     parser.add_argument("--base-url", default=AVVP_BASE_URL, help="folder URL of the CSVs")
     parser.add_argument(
@@ -166,7 +193,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         default="fixed",
         help="fixed: AVVP repository (2024); old: MGN repository, as in the published numbers",
     )
-    parser.add_argument("--timeout", type=float, default=30, help="seconds per connection / read (default: 30)")
+    parser.add_argument(
+        "--timeout", type=float, default=30, help=f"seconds per connection / read, (0, {MAX_TIMEOUT_S:g}] (default: 30)"
+    )
     parser.add_argument("--overwrite", action="store_true", help="replace existing files that differ")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bars")
     args = parser.parse_args(argv)
@@ -179,9 +208,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             overwrite=args.overwrite,
             audio_eval=args.audio_eval,
         )
-    except (DownloadError, FileExistsError) as error:
+    except KeyboardInterrupt:
+        print("interrupted; the files downloaded so far are complete, the current one was not written", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except (DownloadError, ValueError, OSError) as error:  # OSError: FileExistsError, a read-only or full --dest
         print(f"error: {error}", file=sys.stderr)
-        return 1
+        return EXIT_ERROR
     for path in written.values():
         print(path)
     return 0

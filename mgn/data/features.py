@@ -1,20 +1,24 @@
 """Per-clip LLP feature files (``<ID>.npy``) -> validated contiguous arrays, with an optional memory-mapped cache.
 
-Every file is checked at the door (REFERENCE 1.4): it must exist, load with ``np.load(allow_pickle=False)``, be a
-float32 array of the modality's shape and hold only finite values. Anything else raises ``FeatureFileError`` naming
-the file, what was expected and what was found; nothing is skipped.
+A clip has three feature streams (:data:`FEATURE_STREAMS`): ``audio`` (VGGish), ``visual`` (ResNet-152 frames) and
+``visual_st`` (R(2+1)D clips). Every file is checked at the door (REFERENCE 1.4): it must exist, load with
+``np.load(allow_pickle=False)``, be a float32 array of the stream's shape and hold only finite values. Anything else
+raises ``FeatureFileError`` naming the file, what was expected and what was found; nothing is skipped.
 
 Notation: N clips, T = 10 segments, F = 80 frames (8 per segment).
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import os
 import shutil
 import tempfile
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -25,50 +29,59 @@ from mgn.labels import FRAMES_PER_SEGMENT, NUM_FRAMES, NUM_SEGMENTS
 
 __all__ = [
     "FEATURE_SHAPES",
-    "MODALITIES",
+    "FEATURE_STREAMS",
+    "FeatureCacheError",
     "FeatureFileError",
+    "check_reader_count",
     "feature_cache_key",
     "load_feature_arrays",
     "load_feature_arrays_cached",
+    "open_feature_cache",
     "pool_frames",
     "read_feature_file",
+    "remove_abandoned_staging",
 ]
 
 VGGISH_DIM = 128  # audio: one VGGish embedding per ~1 s example
 RESNET152_DIM = 2048  # 2D visual: ResNet-152 global-average-pool feature per frame
 R2PLUS1D_DIM = 512  # 3D visual: R(2+1)D-18 global-average-pool feature per 8-frame clip
 
-MODALITIES = ("audio", "visual", "visual_st")
+FEATURE_STREAMS = ("audio", "visual", "visual_st")  # a clip's three feature files (not the evaluated modalities)
 FEATURE_SHAPES: dict[str, tuple[int, int]] = {
     "audio": (NUM_SEGMENTS, VGGISH_DIM),  # vggish/<ID>.npy
     "visual": (NUM_FRAMES, RESNET152_DIM),  # res152/<ID>.npy
     "visual_st": (NUM_SEGMENTS, R2PLUS1D_DIM),  # r2plus1d_18/<ID>.npy
 }
 CACHE_FORMAT_VERSION = 1  # bump when the cached arrays change meaning
+MAX_READERS = 64  # reader threads: beyond this, disks (not threads) are the limit
 
 
 class FeatureFileError(ValueError):
     """A feature ``.npy`` that is missing, unreadable, of the wrong shape or dtype, or not finite."""
 
 
-def _stored_shape(modality: str, pooled_visual: bool) -> tuple[int, int]:
+class FeatureCacheError(OSError):
+    """The feature cache folder cannot be created or written (read-only, full disk, ...); names the folder."""
+
+
+def _stored_shape(stream: str, pooled_visual: bool) -> tuple[int, int]:
     """Per-clip shape as stored in memory: the 2D visual stream is (10, 2048) once pooled."""
-    if modality == "visual" and pooled_visual:
+    if stream == "visual" and pooled_visual:
         return (NUM_SEGMENTS, RESNET152_DIM)
-    return FEATURE_SHAPES[modality]
+    return FEATURE_SHAPES[stream]
 
 
-def read_feature_file(path: str | Path, modality: str) -> np.ndarray:
+def read_feature_file(path: str | Path, stream: str) -> np.ndarray:
     """Load and validate one clip's feature file.
 
     Returns:
-        The array as stored, ``FEATURE_SHAPES[modality]`` float32, all finite.
+        The array as stored, ``FEATURE_SHAPES[stream]`` float32, all finite.
 
     Raises:
         FeatureFileError: naming the file and the expected vs found shape / dtype / values.
     """
     path = Path(path)
-    expected = f"float32 array of shape {FEATURE_SHAPES[modality]} ({modality})"
+    expected = f"float32 array of shape {FEATURE_SHAPES[stream]} ({stream})"
     if not path.is_file():
         raise FeatureFileError(f"{path}: feature file not found; expected a {expected}")
     try:
@@ -78,7 +91,7 @@ def read_feature_file(path: str | Path, modality: str) -> np.ndarray:
     if not isinstance(array, np.ndarray):  # an .npz archive
         array.close()
         raise FeatureFileError(f"{path}: found an .npz archive, expected a single {expected}")
-    if array.shape != FEATURE_SHAPES[modality] or array.dtype.kind != "f" or array.dtype.itemsize != 4:
+    if array.shape != FEATURE_SHAPES[stream] or array.dtype.kind != "f" or array.dtype.itemsize != 4:
         raise FeatureFileError(f"{path}: expected a {expected}, found {array.dtype} of shape {array.shape}")
     finite = np.isfinite(array)
     if not finite.all():
@@ -106,10 +119,16 @@ def pool_frames(frames: np.ndarray) -> np.ndarray:
     return windows.mean(axis=-2, dtype=frames.dtype)  # (..., T, D)
 
 
-def _allocate(shape: tuple[int, ...], out_dir: Path | None, modality: str) -> np.ndarray:
+def check_reader_count(num_workers: int) -> None:
+    """Raise ValueError unless ``num_workers`` (reader threads) is an integer in [1, MAX_READERS]."""
+    if isinstance(num_workers, bool) or not isinstance(num_workers, int) or not 1 <= num_workers <= MAX_READERS:
+        raise ValueError(f"num_workers must be an integer in [1, {MAX_READERS}], got {num_workers!r}")
+
+
+def _allocate(shape: tuple[int, ...], out_dir: Path | None, stream: str) -> np.ndarray:
     if out_dir is None:
         return np.empty(shape, dtype=np.float32)
-    return np.lib.format.open_memmap(out_dir / f"{modality}.npy", mode="w+", dtype=np.float32, shape=shape)
+    return np.lib.format.open_memmap(out_dir / f"{stream}.npy", mode="w+", dtype=np.float32, shape=shape)
 
 
 def load_feature_arrays(
@@ -121,35 +140,36 @@ def load_feature_arrays(
     description: str = "loading features",
     num_workers: int = 4,
 ) -> dict[str, np.ndarray]:
-    """Read every clip's feature files into one contiguous array per modality.
+    """Read every clip's feature files into one contiguous array per stream.
 
     Args:
-        paths: modality (a key of ``FEATURE_SHAPES``) -> ``(N,)`` file paths, clip order.
+        paths: stream (a key of ``FEATURE_SHAPES``) -> ``(N,)`` file paths, clip order.
         pooled_visual: store the 8-frame means ``(N, 10, 2048)`` instead of all ``(N, 80, 2048)`` visual frames.
-        out_dir: write the arrays as ``<out_dir>/<modality>.npy`` (memory-mapped) instead of holding them in RAM.
+        out_dir: write the arrays as ``<out_dir>/<stream>.npy`` (memory-mapped) instead of holding them in RAM.
         progress: show a tqdm bar over clips.
         description: the bar's label.
-        num_workers: reader threads (file reads release the GIL); 1 reads sequentially.
+        num_workers: reader threads (file reads release the GIL), 1 to ``MAX_READERS``; 1 reads sequentially.
 
     Returns:
-        modality -> ``(N, *shape)`` float32 (``np.memmap`` when ``out_dir`` is given).
+        stream -> ``(N, *shape)`` float32 (``np.memmap`` when ``out_dir`` is given).
 
     Raises:
         FeatureFileError: for the first bad file in clip order.
     """
+    check_reader_count(num_workers)
     num_clips = {len(files) for files in paths.values()}
     if len(num_clips) > 1:
-        raise ValueError(f"every modality needs one path per clip; found lengths {sorted(num_clips)}")
+        raise ValueError(f"every feature stream needs one path per clip; found lengths {sorted(num_clips)}")
     count = num_clips.pop() if num_clips else 0
     arrays = {m: _allocate((count, *_stored_shape(m, pooled_visual)), out_dir, m) for m in paths}
 
     def read_clip(index: int) -> None:
-        for modality, files in paths.items():
-            array = read_feature_file(files[index], modality)
-            arrays[modality][index] = pool_frames(array) if modality == "visual" and pooled_visual else array
+        for stream, files in paths.items():
+            array = read_feature_file(files[index], stream)
+            arrays[stream][index] = pool_frames(array) if stream == "visual" and pooled_visual else array
 
     with tqdm(total=count, desc=description, unit="clip", disable=not progress) as bar:
-        if num_workers <= 1:
+        if num_workers == 1:
             for index in range(count):
                 read_clip(index)
                 bar.update()
@@ -174,14 +194,14 @@ def feature_cache_key(paths: Mapping[str, Sequence[Path]], *, pooled_visual: boo
     """
     digest = hashlib.sha256()
     digest.update(json.dumps([CACHE_FORMAT_VERSION, extra, pooled_visual, FEATURE_SHAPES]).encode())
-    for modality, files in sorted(paths.items()):
-        digest.update(f"\n{modality}".encode())
+    for stream, files in sorted(paths.items()):
+        digest.update(f"\n{stream}".encode())
         for path in files:
             try:
                 stat = os.stat(path)
             except FileNotFoundError:
                 raise FeatureFileError(
-                    f"{path}: feature file not found; expected a float32 array of shape {FEATURE_SHAPES[modality]}"
+                    f"{path}: feature file not found; expected a float32 array of shape {FEATURE_SHAPES[stream]}"
                 ) from None
             digest.update(f"\n{os.path.abspath(path)}\t{stat.st_size}\t{stat.st_mtime_ns}".encode())
     return digest.hexdigest()
@@ -192,14 +212,14 @@ def _open_cached(entry: Path, paths: Mapping[str, Sequence[Path]], pooled_visual
     if not entry.is_dir():
         return None
     arrays = {}
-    for modality, files in paths.items():
+    for stream, files in paths.items():
         try:
-            array = np.load(entry / f"{modality}.npy", mmap_mode="r", allow_pickle=False)
+            array = np.load(entry / f"{stream}.npy", mmap_mode="r", allow_pickle=False)
         except (OSError, ValueError):
             return None
-        if array.shape != (len(files), *_stored_shape(modality, pooled_visual)) or array.dtype != np.float32:
+        if array.shape != (len(files), *_stored_shape(stream, pooled_visual)) or array.dtype != np.float32:
             return None
-        arrays[modality] = array
+        arrays[stream] = array
     return arrays
 
 
@@ -223,6 +243,78 @@ def _remove_stale_entries(cache_dir: Path, prefix: str, scope: str, keep: Path) 
             shutil.rmtree(stale, ignore_errors=True)
 
 
+_STAGING_PREFIX = ".tmp-"  # <cache_dir>/.tmp-<entry>-<random>/: an entry being written
+_STAGING_LOCK = ".writer.lock"  # flock-ed by the writer for as long as it lives
+_STAGING_GRACE_S = 3600.0  # a staging folder without a lock file (writer killed before making it) is stale after this
+
+
+@contextlib.contextmanager
+def _staging_dir(cache_dir: Path, entry_name: str) -> Iterator[Path]:
+    """A new staging folder for ``entry_name``, locked while this writer lives; removed on the way out (a no-op
+    once it has been renamed into place)."""
+    staging = Path(tempfile.mkdtemp(prefix=f"{_STAGING_PREFIX}{entry_name}-", dir=cache_dir))
+    handle = os.open(staging / _STAGING_LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield staging
+    finally:
+        os.close(handle)
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _staging_abandoned(staging: Path) -> bool:
+    """Whether a staging folder's writer is gone: its lock file is not held (or, without one, it is old)."""
+    try:
+        handle = os.open(staging / _STAGING_LOCK, os.O_RDWR)
+    except FileNotFoundError:
+        try:
+            return time.time() - staging.stat().st_mtime > _STAGING_GRACE_S
+        except FileNotFoundError:  # finished or removed meanwhile
+            return False
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False  # a live writer holds it
+    finally:
+        os.close(handle)
+    return True
+
+
+def remove_abandoned_staging(cache_dir: Path) -> list[Path]:
+    """Delete the staging folders of cache writers that were killed (SIGKILL, power loss); returns them."""
+    removed = []
+    for staging in sorted(cache_dir.glob(f"{_STAGING_PREFIX}*")):
+        if staging.is_dir() and not staging.is_symlink() and _staging_abandoned(staging):
+            shutil.rmtree(staging, ignore_errors=True)
+            removed.append(staging)
+    return removed
+
+
+def _cache_entry(
+    paths: Mapping[str, Sequence[Path]], cache_dir: Path, name: str, pooled_visual: bool, extra_key: str
+) -> tuple[Path, str, str]:
+    """(entry folder, scope, key) of the cache entry for these files."""
+    variant = "pooled" if pooled_visual else "frames"
+    key = feature_cache_key(paths, pooled_visual=pooled_visual, extra=extra_key)
+    return cache_dir / f"{name}-{variant}-{key[:20]}", _cache_scope(paths, name), key
+
+
+def open_feature_cache(
+    paths: Mapping[str, Sequence[Path]],
+    cache_dir: Path,
+    name: str,
+    *,
+    pooled_visual: bool = False,
+    extra_key: str = "",
+) -> dict[str, np.ndarray] | None:
+    """The cached arrays of these files in ``cache_dir`` (see ``load_feature_arrays_cached``), or None on a miss.
+
+    Reads no feature file and writes nothing.
+    """
+    entry, _, _ = _cache_entry(paths, Path(cache_dir), name, pooled_visual, extra_key)
+    return _open_cached(entry, paths, pooled_visual)
+
+
 def load_feature_arrays_cached(
     paths: Mapping[str, Sequence[Path]],
     cache_dir: Path,
@@ -236,28 +328,54 @@ def load_feature_arrays_cached(
     """Like ``load_feature_arrays``, through a memory-mapped cache ``<cache_dir>/<name>-<variant>-<key>/``.
 
     The key (``feature_cache_key``) covers ``extra_key``, the pooled flag and each file's path, size and mtime, so any
-    change to a feature file gives a new entry. A hit opens ``<modality>.npy`` with ``np.load(mmap_mode='r')`` and
-    reads no per-clip file. A miss writes a temporary directory and renames it into place (atomic), then removes
-    older entries of the same name, variant and feature folders (outdated by a changed file).
+    change to a feature file gives a new entry. A hit opens ``<stream>.npy`` with ``np.load(mmap_mode='r')`` and
+    reads no per-clip file. A miss writes a locked staging folder and renames it into place (atomic), then removes
+    older entries of the same name, variant and feature folders (outdated by a changed file) and the staging folders
+    of killed writers.
 
     Returns:
-        modality -> read-only ``np.memmap`` ``(N, *shape)`` float32.
+        stream -> read-only ``np.memmap`` ``(N, *shape)`` float32.
+
+    Raises:
+        FeatureFileError: a bad feature file (named).
+        FeatureCacheError: ``cache_dir`` cannot be created or written (read-only, full, ...); nothing is left in it.
     """
-    variant = "pooled" if pooled_visual else "frames"
-    scope = _cache_scope(paths, name)
-    key = feature_cache_key(paths, pooled_visual=pooled_visual, extra=extra_key)
-    entry = cache_dir / f"{name}-{variant}-{key[:20]}"
+    cache_dir = Path(cache_dir)
+    entry, scope, key = _cache_entry(paths, cache_dir, name, pooled_visual, extra_key)
     cached = _open_cached(entry, paths, pooled_visual)
     if cached is not None:
         return cached
     try:
         cache_dir.mkdir(parents=True, exist_ok=True)
+        remove_abandoned_staging(cache_dir)
+        _write_entry(paths, cache_dir, entry, name, scope, key, pooled_visual, progress, num_workers)
     except OSError as error:
-        raise OSError(
-            f"cannot create the feature cache folder {cache_dir} ({error}); choose another cache_dir"
-        ) from None
-    staging = Path(tempfile.mkdtemp(prefix=f".tmp-{entry.name}-", dir=cache_dir))
-    try:
+        raise FeatureCacheError(f"cannot write the feature cache in {cache_dir}: {_reason(error)}") from error
+    _remove_stale_entries(cache_dir, entry.name.removesuffix(key[:20]), scope, keep=entry)
+    cached = _open_cached(entry, paths, pooled_visual)
+    if cached is None:
+        raise FeatureCacheError(f"feature cache {entry} could not be read back after writing it")
+    return cached
+
+
+def _reason(error: OSError) -> str:
+    """An OSError in words, without repeating the path: 'Read-only file system', 'No space left on device'."""
+    return error.strerror or str(error)
+
+
+def _write_entry(
+    paths: Mapping[str, Sequence[Path]],
+    cache_dir: Path,
+    entry: Path,
+    name: str,
+    scope: str,
+    key: str,
+    pooled_visual: bool,
+    progress: bool,
+    num_workers: int,
+) -> None:
+    """Read the feature files into a staging folder and rename it to ``entry``."""
+    with _staging_dir(cache_dir, entry.name) as staging:
         arrays = load_feature_arrays(
             paths,
             pooled_visual=pooled_visual,
@@ -268,6 +386,7 @@ def load_feature_arrays_cached(
         )
         del arrays  # close the writable maps before the rename
         (staging / "meta.json").write_text(json.dumps({"scope": scope, "pooled_visual": pooled_visual, "key": key}))
+        (staging / _STAGING_LOCK).unlink()  # (still held through the open handle until the rename is done)
         if entry.exists():  # a damaged entry with this key (a good one was returned above)
             shutil.rmtree(entry, ignore_errors=True)
         try:
@@ -275,12 +394,3 @@ def load_feature_arrays_cached(
         except OSError:  # a concurrent writer put the same entry in place first: keep theirs
             if _open_cached(entry, paths, pooled_visual) is None:
                 raise
-            shutil.rmtree(staging, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    _remove_stale_entries(cache_dir, f"{name}-{variant}-", scope, keep=entry)
-    cached = _open_cached(entry, paths, pooled_visual)
-    if cached is None:
-        raise OSError(f"feature cache {entry} could not be read back after writing it")
-    return cached

@@ -4,6 +4,7 @@
 ``data/feats/vggish/<ID>.npy``, ...). ``load_annotations`` reads a split's labels and dense ground truth without any
 feature file (for metrics and the app); ``load_split`` adds the three feature streams as ``(N, ...)`` arrays, read
 once (optionally through a memory-mapped cache), so that training never opens per-video files in its loop.
+A split without clips is an error; ``check_disjoint_splits`` refuses a clip that is in two splits.
 
 Notation: N clips, C = 25 classes, T = 10 one-second segments, F = 80 frames.
 """
@@ -16,6 +17,7 @@ import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -35,28 +37,38 @@ from mgn.data.annotations import (
 )
 from mgn.data.features import (
     FEATURE_SHAPES,
-    MODALITIES,
+    FEATURE_STREAMS,
+    FeatureCacheError,
     FeatureFileError,
+    check_reader_count,
     load_feature_arrays,
     load_feature_arrays_cached,
+    open_feature_cache,
     pool_frames,
     read_feature_file,
 )
 from mgn.io import file_sha256
 from mgn.labels import NUM_CLASSES, NUM_SEGMENTS
 
+if TYPE_CHECKING:
+    import pandas as pd
+
 __all__ = [
     "DENSE_SPLITS",
     "FEATURE_SHAPES",
-    "MODALITIES",
+    "FEATURE_STREAMS",
     "SPLITS",
     "Annotations",
+    "FeatureCacheWarning",
     "FeatureFileError",
     "IgnoredRow",
     "LLPAnnotationWarning",
     "LLPFormatError",
     "LLPLayout",
     "Split",
+    "SplitOverlapError",
+    "check_disjoint_splits",
+    "default_cache_dirs",
     "dense_ground_truth",
     "load_annotations",
     "load_split",
@@ -71,7 +83,17 @@ __all__ = [
 
 SPLITS = ("train", "val", "test")
 DENSE_SPLITS = ("val", "test")  # the splits whose clips have rows in the eval CSVs; train has weak labels only
-CACHE_DIRNAME = ".mgn_cache"
+CACHE_DIRNAME = ".mgn_cache"  # the feature cache's default folder, under the dataset root
+USER_CACHE_SUBDIR = ("mgn", "features")  # ... or under the user cache folder ($XDG_CACHE_HOME or ~/.cache)
+_LISTED_CLIPS = 5  # clips named in an overlap error
+
+
+class SplitOverlapError(LLPFormatError):
+    """The same clip (YouTube ID) is in two splits' CSVs; the message names the CSVs, a count and examples."""
+
+
+class FeatureCacheWarning(UserWarning):
+    """The feature cache could not be used where asked (read-only or full); features were cached elsewhere or not."""
 
 
 @dataclass(frozen=True)
@@ -113,15 +135,15 @@ class LLPLayout:
             raise ValueError(f"unknown eval modality {modality!r}; expected 'audio' or 'visual'")
         return self.resolve(getattr(self, f"eval_{modality}_csv"))
 
-    def feature_dir(self, modality: str) -> Path:
-        """Folder of ``modality``'s per-clip ``.npy`` files (``modality`` in ``MODALITIES``)."""
-        if modality not in MODALITIES:
-            raise ValueError(f"unknown feature modality {modality!r}; expected one of {MODALITIES}")
-        return self.resolve(getattr(self, f"{modality}_dir"))
+    def feature_dir(self, stream: str) -> Path:
+        """Folder of a feature stream's per-clip ``.npy`` files (``stream`` in ``FEATURE_STREAMS``)."""
+        if stream not in FEATURE_STREAMS:
+            raise ValueError(f"unknown feature stream {stream!r}; expected one of {FEATURE_STREAMS}")
+        return self.resolve(getattr(self, f"{stream}_dir"))
 
-    def feature_path(self, modality: str, video_id: str) -> Path:
+    def feature_path(self, stream: str, video_id: str) -> Path:
         """``<feature_dir>/<video_id>.npy``; ``video_id`` is the 11-character YouTube ID, not the full filename."""
-        return self.feature_dir(modality) / f"{video_id}.npy"
+        return self.feature_dir(stream) / f"{video_id}.npy"
 
     def video_path(self, video_id: str) -> Path:
         """``<video_dir>/<video_id>.mp4``."""
@@ -190,8 +212,17 @@ def _dense_clip_filenames(layout: LLPLayout, split: str, filenames: np.ndarray) 
     return clips
 
 
+def _read_split_csv(layout: LLPLayout, split: str) -> pd.DataFrame:
+    """A split's weak-label table; a split without clips (a header-only CSV) is an error naming the file."""
+    path = layout.split_csv(split)
+    weak = read_weak_labels(path)
+    if weak.empty:
+        raise LLPFormatError(f"{path}: the {split} split has no clips (only a header); expected at least one clip")
+    return weak
+
+
 def _read_annotations(layout: LLPLayout, split: str) -> Annotations:
-    weak = read_weak_labels(layout.split_csv(split))
+    weak = _read_split_csv(layout, split)
     filenames = weak["filename"].to_numpy(dtype=str)  # (N,)
     video_ids = weak["filename"].str.slice(0, VIDEO_ID_LENGTH).to_numpy(dtype=str)  # (N,)
     labels = weak_label_matrix(weak["event_labels"].tolist())  # (N, C)
@@ -231,13 +262,41 @@ def load_annotations(layout: LLPLayout, split: str, *, warn: bool = True) -> Ann
 
     Raises:
         FileNotFoundError: a CSV (the split's, or an eval CSV for val/test) is missing.
-        LLPFormatError: a malformed CSV, naming file and line.
+        LLPFormatError: a malformed CSV, naming file and line, or a split CSV without clips.
     """
     _check_split(split)
     annotations = _read_annotations(layout, split)
     if warn:
         _warn_ignored(annotations, stacklevel=2)
     return annotations
+
+
+def check_disjoint_splits(layout: LLPLayout, splits: Sequence[str] = SPLITS) -> None:
+    """Refuse a clip that is in two of ``splits`` (compared by YouTube ID, which keys the feature files).
+
+    Splits whose CSV does not exist are skipped (e.g. a dataset without a test split).
+
+    Raises:
+        SplitOverlapError: naming both CSVs, the number of shared clips and the first few.
+        LLPFormatError: a malformed split CSV.
+    """
+    tables = {}
+    for split in splits:
+        _check_split(split)
+        if layout.split_csv(split).is_file():
+            tables[split] = read_weak_labels(layout.split_csv(split))
+    names = list(tables)
+    for position, first in enumerate(names):
+        ids = set(tables[first]["filename"].str.slice(0, VIDEO_ID_LENGTH))
+        for second in names[position + 1 :]:
+            shared = [name for name in tables[second]["filename"] if name[:VIDEO_ID_LENGTH] in ids]
+            if shared:
+                examples = ", ".join(repr(name) for name in shared[:_LISTED_CLIPS])
+                more = f" and {len(shared) - _LISTED_CLIPS} more" if len(shared) > _LISTED_CLIPS else ""
+                raise SplitOverlapError(
+                    f"{len(shared)} clip(s) of {layout.split_csv(second)} are also in {layout.split_csv(first)} "
+                    f"(same YouTube ID): {examples}{more}; a clip may belong to one split only"
+                )
 
 
 # --------------------------------------------------------------------------------------------------------------- splits
@@ -315,6 +374,15 @@ class Split:
         )
 
 
+def default_cache_dirs(layout: LLPLayout) -> tuple[Path, ...]:
+    """Where ``load_split(cache=True)`` keeps the feature cache when no ``cache_dir`` is given, in order of preference:
+    ``<root>/.mgn_cache``, then ``<user cache>/mgn/features`` (``$XDG_CACHE_HOME``, else ``~/.cache``) for datasets
+    that are read-only. Cache keys hold the dataset's absolute paths, so datasets never share entries."""
+    xdg = os.environ.get("XDG_CACHE_HOME", "")
+    user_cache = Path(xdg) if os.path.isabs(xdg) else Path.home() / ".cache"
+    return layout.resolve(CACHE_DIRNAME), user_cache.joinpath(*USER_CACHE_SUBDIR)
+
+
 def load_split(
     layout: LLPLayout,
     split: str,
@@ -333,31 +401,28 @@ def load_split(
         pooled_visual: keep the 8-frame means ``(N, 10, 2048)`` (8x less memory) instead of ``(N, 80, 2048)``.
         cache: read / write a memory-mapped cache ``<cache_dir>/<split>-<variant>-<key>/{audio,visual,visual_st}.npy``,
             keyed by the split CSV's content, the layout, the pooled flag and every feature file's size and mtime.
-            A second load opens the cache without reading any per-clip file.
+            A second load opens the cache without reading any per-clip file. A cache folder that cannot be written
+            (read-only, full) is never fatal: the next candidate is used, or none, with a ``FeatureCacheWarning``.
         progress: tqdm bar while reading feature files.
-        cache_dir: where the cache lives; default ``<root>/.mgn_cache``.
+        cache_dir: where the cache lives; default: the first writable of :func:`default_cache_dirs`.
         num_workers: reader threads for the feature files.
 
     Raises:
         FeatureFileError: a missing, unreadable, wrong-shape, non-float32 or non-finite feature file (named).
         LLPFormatError / FileNotFoundError: as ``load_annotations``.
+        ValueError: ``num_workers`` outside [1, 64].
     """
     _check_split(split)
+    check_reader_count(num_workers)
     annotations = _read_annotations(layout, split)
     _warn_ignored(annotations, stacklevel=2)
-    paths = {m: [layout.feature_path(m, video_id) for video_id in annotations.video_ids] for m in MODALITIES}
+    paths = {s: [layout.feature_path(s, video_id) for video_id in annotations.video_ids] for s in FEATURE_STREAMS}
+    arrays = None
     if cache:
+        candidates = (Path(cache_dir),) if cache_dir is not None else default_cache_dirs(layout)
         extra_key = f"{file_sha256(layout.split_csv(split))}\n{layout.fingerprint()}"
-        arrays = load_feature_arrays_cached(
-            paths,
-            cache_dir or layout.resolve(CACHE_DIRNAME),
-            split,
-            pooled_visual=pooled_visual,
-            extra_key=extra_key,
-            progress=progress,
-            num_workers=num_workers,
-        )
-    else:
+        arrays = _load_through_cache(paths, candidates, split, pooled_visual, extra_key, progress, num_workers)
+    if arrays is None:
         arrays = load_feature_arrays(
             paths,
             pooled_visual=pooled_visual,
@@ -376,3 +441,45 @@ def load_split(
         annotations.gt_audio,
         annotations.gt_visual,
     )
+
+
+def _load_through_cache(
+    paths: dict[str, list[Path]],
+    candidates: Sequence[Path],
+    split: str,
+    pooled_visual: bool,
+    extra_key: str,
+    progress: bool,
+    num_workers: int,
+) -> dict[str, np.ndarray] | None:
+    """The arrays through the first cache folder of ``candidates`` that holds them or can be written; None (with a
+    warning) when none can."""
+    for directory in candidates:
+        hit = open_feature_cache(paths, directory, split, pooled_visual=pooled_visual, extra_key=extra_key)
+        if hit is not None:
+            return hit
+    failures = []
+    for directory in candidates:
+        try:
+            arrays = load_feature_arrays_cached(
+                paths,
+                directory,
+                split,
+                pooled_visual=pooled_visual,
+                extra_key=extra_key,
+                progress=progress,
+                num_workers=num_workers,
+            )
+        except FeatureCacheError as error:
+            failures.append(str(error))
+            continue
+        if failures:
+            message = f"{'; '.join(failures)}; the {split} features are cached in {directory} instead"
+            warnings.warn(FeatureCacheWarning(message), stacklevel=3)
+        return arrays
+    message = (
+        f"{'; '.join(failures)}; loading the {split} features without a cache (choose a writable folder: "
+        "load_split(cache_dir=...), or feature_cache_dir=DIR for training)"
+    )
+    warnings.warn(FeatureCacheWarning(message), stacklevel=3)
+    return None

@@ -135,5 +135,27 @@ def test_old_audio_eval_comes_from_the_mgn_location(llp_dir: Path, llp_url: str,
 def test_cli(llp_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--dest", str(tmp_path / "data"), "--base-url", llp_url, "--no-progress"]) == 0
     assert capsys.readouterr().out.splitlines() == [str(tmp_path / "data" / name) for name in ANNOTATION_FILES]
-    assert main(["--dest", str(tmp_path / "other"), "--base-url", closed_port_url(), "--timeout", "5"]) == 1
+    assert main(["--dest", str(tmp_path / "other"), "--base-url", closed_port_url(), "--timeout", "5"]) == 2
     assert "error: cannot reach" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("case", "message"),
+    [
+        ("dest_is_a_file", "is a file; expected a folder"),
+        ("malformed_url", "invalid URL 'nowhere/AVVP_train.csv'"),
+        ("zero_timeout", "timeout must be a number of seconds in (0, 3600], got 0.0"),
+        ("infinite_timeout", "timeout must be a number of seconds in (0, 3600], got inf"),
+    ],
+)
+def test_cli_bad_input_is_one_error_line(case: str, message: str, tmp_path: Path, capsys) -> None:
+    """Bad paths and values give exit status 2 and one ``error:`` line naming what was wrong, never a traceback."""
+    dest = tmp_path / "data"
+    args = {"dest_is_a_file": ["--base-url", "http://127.0.0.1:9"], "malformed_url": ["--base-url", "nowhere"]}
+    args |= {"zero_timeout": ["--timeout", "0"], "infinite_timeout": ["--timeout", "inf"]}
+    if case == "dest_is_a_file":
+        dest.write_text("not a folder")
+    assert main(["--dest", str(dest), "--no-progress", *args[case]]) == 2
+    error = capsys.readouterr().err.strip().splitlines()
+    assert len(error) == 1 and error[0].startswith("error: ") and message in error[0]
+    assert not list(tmp_path.glob("**/.*.tmp"))  # no temporary file left behind

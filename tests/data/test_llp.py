@@ -1,10 +1,13 @@
-"""LLP data layer: annotation readers, dense GT as the official evaluation builds it, feature loading and caching,
-the torch Dataset, and the real LLP annotations from ``../shared/llp``."""
+"""LLP data layer: annotation readers, dense GT as the official evaluation builds it, empty and overlapping splits,
+feature loading and caching (also on read-only datasets), the torch Dataset (a test helper), and the real LLP
+annotations from ``../shared/llp``."""
 
 from __future__ import annotations
 
+import fcntl
 import os
 import re
+import time
 import warnings
 from pathlib import Path
 
@@ -14,14 +17,19 @@ import pytest
 import torch
 
 from mgn.data import features as features_module
-from mgn.data.dataset import LLPDataset, batch_from_split
+from mgn.data.features import FeatureCacheError, load_feature_arrays_cached
 from mgn.data.llp import (
     FEATURE_SHAPES,
+    FEATURE_STREAMS,
     SPLITS,
+    FeatureCacheWarning,
     FeatureFileError,
     LLPAnnotationWarning,
     LLPFormatError,
     LLPLayout,
+    SplitOverlapError,
+    check_disjoint_splits,
+    default_cache_dirs,
     dense_ground_truth,
     load_annotations,
     load_split,
@@ -31,6 +39,8 @@ from mgn.data.llp import (
     weak_label_matrix,
 )
 from mgn.labels import CLASS_TO_INDEX, NUM_CLASSES, NUM_SEGMENTS
+
+from .llp_dataset import LLPDataset, batch_from_split
 
 # -------------------------------------------------------------------------------------------- a tiny LLP-format dataset
 
@@ -394,6 +404,53 @@ def test_missing_csv_raises_file_not_found(tiny) -> None:
     load_annotations(layout, "train")  # train needs no eval CSV
 
 
+@pytest.mark.parametrize("split", SPLITS)
+def test_a_split_without_clips_is_an_error_naming_its_csv(tiny, split: str) -> None:
+    """A header-only split CSV is refused when it is read (it used to fail much later, deep in training)."""
+    layout, _ = tiny
+    path = write_csv(layout.split_csv(split), WEAK_HEADER, [])
+    message = re.escape(f"{path}: the {split} split has no clips (only a header); expected at least one clip")
+    with pytest.raises(LLPFormatError, match=message):
+        load_annotations(layout, split)
+    with pytest.raises(LLPFormatError, match=message):
+        quiet_load_split(layout, split)
+    assert read_weak_labels(path).empty  # the reader itself accepts the file: emptiness is a property of a split
+
+
+def test_overlapping_splits_are_refused_naming_the_clips_and_both_csvs(tiny) -> None:
+    layout, _ = tiny
+    check_disjoint_splits(layout)  # the tiny splits are disjoint
+    train_rows = TINY_CLIPS["train"]
+    write_csv(layout.split_csv("test"), WEAK_HEADER, [*TINY_CLIPS["test"], *train_rows])
+    expected = (
+        f"2 clip(s) of {layout.split_csv('test')} are also in {layout.split_csv('train')} (same YouTube ID): "
+        "'aaaaaaaaaaa_0_10', 'b_b-b_b-b_b_5.5_15.5'; a clip may belong to one split only"
+    )
+    with pytest.raises(SplitOverlapError, match=re.escape(expected)):
+        check_disjoint_splits(layout)
+    check_disjoint_splits(layout, ("val", "test"))  # only the splits asked for are compared
+    many = [(f"valclip{index:04d}_0_10", "Dog") for index in range(3, 10)]
+    write_csv(layout.split_csv("test"), WEAK_HEADER, TINY_CLIPS["test"])
+    write_csv(layout.split_csv("val"), WEAK_HEADER, [*TINY_CLIPS["val"], *many])
+    write_csv(layout.split_csv("train"), WEAK_HEADER, [*train_rows, ("valclip0002_40_50", "Dog"), *many])
+    with pytest.raises(SplitOverlapError, match=r"8 clip\(s\) .* 'valclip0006_0_10' and 3 more"):
+        check_disjoint_splits(layout)  # same ID, other times: still the same video (and feature file)
+    layout.split_csv("test").unlink()
+    with pytest.raises(SplitOverlapError):
+        check_disjoint_splits(layout)  # a missing split is skipped, the others still compared
+
+
+@pytest.mark.parametrize("workers", [0, -1, 100_000, 2.5, True])
+def test_reader_thread_count_is_checked(tiny, workers) -> None:
+    layout, _ = tiny
+    with pytest.raises(ValueError, match=re.escape(f"num_workers must be an integer in [1, 64], got {workers!r}")):
+        quiet_load_split(layout, "val", num_workers=workers)
+
+
+def test_feature_streams_are_named_as_such() -> None:
+    assert FEATURE_STREAMS == ("audio", "visual", "visual_st") == tuple(FEATURE_SHAPES)
+
+
 def test_read_weak_labels_keeps_file_order_and_line_index(tiny) -> None:
     layout, _ = tiny
     table = read_weak_labels(layout.split_csv("test"))
@@ -460,6 +517,82 @@ def test_cache_dir_can_live_elsewhere(tiny, tmp_path: Path) -> None:
     assert len(list((tmp_path / "elsewhere").iterdir())) == 1 and not (layout.root / ".mgn_cache").exists()
 
 
+def _block_cache_dir(path: Path) -> None:
+    """Make ``path`` unusable as a cache folder, also for root: a file where the folder should be."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("not a folder")
+
+
+def test_read_only_dataset_caches_in_the_user_cache_folder(tiny, tmp_path: Path, monkeypatch) -> None:
+    layout, _ = tiny
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert default_cache_dirs(layout) == (layout.root / ".mgn_cache", tmp_path / "xdg" / "mgn" / "features")
+    _block_cache_dir(layout.root / ".mgn_cache")  # as on a read-only dataset: the default folder cannot be made
+    with pytest.warns(FeatureCacheWarning, match=r"cannot write the feature cache in .*\.mgn_cache: .*cached in .*xdg"):
+        first = quiet_load_split(layout, "val", cache=True)
+    entries = list((tmp_path / "xdg" / "mgn" / "features").iterdir())
+    assert len(entries) == 1 and entries[0].name.startswith("val-frames-")
+    _forbid_feature_reads(monkeypatch)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FeatureCacheWarning)  # a hit in the fallback folder is silent
+        second = quiet_load_split(layout, "val", cache=True)
+    np.testing.assert_array_equal(second.audio, first.audio)
+
+
+def test_no_writable_cache_folder_loads_without_a_cache(tiny, tmp_path: Path, monkeypatch) -> None:
+    layout, written = tiny
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    _block_cache_dir(layout.root / ".mgn_cache")
+    _block_cache_dir(tmp_path / "xdg" / "mgn" / "features")
+    with pytest.warns(FeatureCacheWarning, match="without a cache .*cache_dir=.*feature_cache_dir=DIR"):
+        split = quiet_load_split(layout, "test", cache=True)
+    np.testing.assert_array_equal(split.audio[0], written["testclip001"]["audio"])
+    blocked = tmp_path / "blocked"
+    _block_cache_dir(blocked)
+    with pytest.warns(FeatureCacheWarning, match=re.escape(f"cannot write the feature cache in {blocked}")):
+        quiet_load_split(layout, "test", cache=True, cache_dir=blocked)  # an explicit folder: no other is tried
+    assert not (tmp_path / "xdg" / "mgn" / "features").is_dir()
+
+
+def test_a_failed_cache_write_names_the_folder_and_leaves_nothing(tiny, tmp_path: Path, monkeypatch) -> None:
+    layout, _ = tiny
+    paths = {s: [layout.feature_path(s, "valclip0002")] for s in FEATURE_STREAMS}
+    cache_dir = tmp_path / "cache"
+
+    def full_disk(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(features_module.np.lib.format, "open_memmap", full_disk)
+    with pytest.raises(FeatureCacheError, match=re.escape(f"in {cache_dir}: No space left on device")):
+        load_feature_arrays_cached(paths, cache_dir, "val", progress=False)
+    assert list(cache_dir.iterdir()) == []
+
+
+def test_staging_folders_of_killed_cache_writers_are_removed(tiny, tmp_path: Path) -> None:
+    layout, _ = tiny
+    cache_dir = tmp_path / "cache"
+    names = ("dead", "live", "young", "legacy")
+    abandoned, live, young, legacy = (cache_dir / f".tmp-val-frames-x-{name}" for name in names)
+    for staging in (abandoned, live, young, legacy):
+        staging.mkdir(parents=True)
+        (staging / "audio.npy").write_bytes(b"partial")
+    (abandoned / ".writer.lock").touch()  # its writer was killed: nobody holds the lock
+    (live / ".writer.lock").touch()
+    old = time.time() - 2 * 3600
+    os.utime(legacy, (old, old))  # no lock file (an older version, or killed before making it), hours old
+    unrelated = cache_dir / "notes.txt"
+    unrelated.write_text("mine")
+    handle = os.open(live / ".writer.lock", os.O_RDWR)
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX)  # a writer that is still running
+        quiet_load_split(layout, "val", cache=True, cache_dir=cache_dir)
+    finally:
+        os.close(handle)
+    assert not abandoned.exists() and not legacy.exists()
+    assert live.is_dir() and young.is_dir() and unrelated.read_text() == "mine"
+    assert len([p for p in cache_dir.iterdir() if p.name.startswith("val-frames-")]) == 1
+
+
 # ------------------------------------------------------------------------------------------------- Split and Dataset
 
 
@@ -511,7 +644,7 @@ def test_layout_paths(tmp_path: Path) -> None:
     assert custom.eval_csv("audio") == tmp_path / "old/eval_audio.csv"
     with pytest.raises(ValueError, match="unknown split 'full'"):
         custom.split_csv("full")
-    with pytest.raises(ValueError, match="unknown feature modality"):
+    with pytest.raises(ValueError, match="unknown feature stream"):
         custom.feature_path("video", "x" * 11)
 
 
@@ -538,6 +671,10 @@ def test_real_split_sizes_and_weak_labels(real_annotations) -> None:
     train = real_annotations["train"]
     assert train.gt_audio is None and "ApKgnUPayqU_8.5_18.5" in train.filenames
     assert "-2syn_PlJA8" in set(np.concatenate([a.video_ids for a in real_annotations.values()]))
+
+
+def test_real_splits_are_disjoint(llp_dir: Path) -> None:
+    check_disjoint_splits(LLPLayout(root=llp_dir))
 
 
 def test_real_dense_ground_truth_statistics(real_annotations) -> None:

@@ -25,6 +25,26 @@ def tiny_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
+def dataset_variant(source: Path, target: Path, replace: dict[str, str] | None = None) -> Path:
+    """A copy of the dataset ``source`` at ``target`` made of symlinks, except the top-level files in ``replace``
+    (name -> new text), which are written. The feature cache is not shared."""
+    replace = replace or {}
+    target.mkdir(parents=True)
+    for item in source.iterdir():
+        if item.name not in replace and item.name != ".mgn_cache":
+            (target / item.name).symlink_to(item)
+    for name, text in replace.items():
+        (target / name).write_text(text)
+    return target
+
+
+def train_args(data: Path, out: Path, model: str = "mgn", *extra: str) -> list[str]:
+    """``training.train`` arguments of a tiny 2-epoch run (6 steps of 8 clips per epoch on ``tiny_data``)."""
+    size = TINY_MGN if model == "mgn" else TINY_HAN
+    common = ["--no-progress", "epochs=2", "batch_size=8", "threads=1", *size]
+    return ["--model", model, "--data", str(data), "--out", str(out), *common, *extra]
+
+
 def run_module(module: str, *args: str, check: bool = True, env: dict | None = None) -> subprocess.CompletedProcess:
     """``python -m module args`` from the repo root, single-threaded, output captured."""
     environment = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore", **(env or {})}

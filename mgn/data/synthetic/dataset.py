@@ -30,7 +30,7 @@ from tqdm.auto import tqdm
 
 from mgn.data.annotations import VIDEO_ID_LENGTH, video_id_of
 from mgn.data.features import pool_frames
-from mgn.data.llp import DENSE_SPLITS, MODALITIES, SPLITS, LLPLayout
+from mgn.data.llp import DENSE_SPLITS, FEATURE_STREAMS, SPLITS, LLPLayout
 from mgn.data.synthetic.annotations import sample_annotations, weak_labels
 from mgn.data.synthetic.config import GENERATOR_VERSION, SyntheticConfig
 from mgn.data.synthetic.features import ClipFeatures, Signatures, draw_signatures, synthesize_clip_features
@@ -180,7 +180,7 @@ def synthesize_splits(
     signatures, plans = _plan(_check_sizes(sizes), _check_seed(seed), config)
     splits = {}
     for split, plan in plans.items():
-        streams: dict[str, list[np.ndarray]] = {modality: [] for modality in MODALITIES}
+        streams: dict[str, list[np.ndarray]] = {modality: [] for modality in FEATURE_STREAMS}
         if features:
             for index in tqdm(range(len(plan.filenames)), desc=f"features {split}", unit="clip", disable=not progress):
                 clip = _clip_features(plan, index, signatures, config)
@@ -310,7 +310,7 @@ def _remove_previous_output(layout: LLPLayout) -> None:
     if full_csv.is_file():
         filenames = pd.read_csv(full_csv, sep="\t", usecols=["filename"], dtype=str)["filename"]
         for video_id in map(video_id_of, filenames):
-            for modality in MODALITIES:
+            for modality in FEATURE_STREAMS:
                 layout.feature_path(modality, video_id).unlink(missing_ok=True)
             layout.video_path(video_id).unlink(missing_ok=True)
     for split in SPLITS:
@@ -340,7 +340,7 @@ def _prepare_output_dir(layout: LLPLayout, force: bool) -> None:
             f"dataset; refusing to write into it. Pick an empty folder, or pass --force (force=True) to write anyway "
             f"(files with the same names are then overwritten)"
         )
-    for modality in MODALITIES:
+    for modality in FEATURE_STREAMS:
         layout.feature_dir(modality).mkdir(parents=True, exist_ok=True)
 
 
@@ -350,7 +350,7 @@ def _write_features(
     for index in tqdm(range(len(plan.filenames)), desc=f"features {plan.name}", unit="clip", disable=not progress):
         clip = _clip_features(plan, index, signatures, config)
         video_id = video_id_of(plan.filenames[index])
-        for modality in MODALITIES:
+        for modality in FEATURE_STREAMS:
             np.save(layout.feature_path(modality, video_id), getattr(clip, modality), allow_pickle=False)
 
 

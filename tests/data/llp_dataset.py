@@ -1,5 +1,5 @@
-"""PyTorch access to an in-memory LLP ``Split``: a plain ``Dataset`` with the official sample keys, and a fast
-batch gatherer that indexes the contiguous arrays directly.
+"""PyTorch access to an in-memory LLP ``Split`` (a test helper: training indexes whole-split tensors instead): a plain
+``Dataset`` with the official sample keys, and a fast batch gatherer that indexes the contiguous arrays directly.
 
 Sample / batch keys follow the official dataloader: ``audio``, ``video_s`` (2D visual), ``video_st`` (3D visual),
 ``label``; plus ``index``, the row in the split. Notation: B batch, T = 10 segments, F = 80 frames, C = 25 classes.
