@@ -76,6 +76,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     source.add_argument("--checkpoint", help="our .safetensors checkpoint or an official MGN_Net.pt / MMIL_Net.pt")
     source.add_argument("--predictions", help="a folder with predicted_eval_audio.csv / predicted_eval_visual.csv")
     parser.add_argument("--data", required=True, help="dataset root in the official LLP layout")
+    parser.add_argument(
+        "--labels",
+        help="folder whose AVVP_eval_audio.csv / AVVP_eval_visual.csv replace the data's (e.g. corrected labels from "
+        "python -m mgn.annotations export)",
+    )
     parser.add_argument("--split", choices=("val", "test"), default="test")
     parser.add_argument("--json", help="write the scores as JSON to this file")
     parser.add_argument("--csv-dir", help="write the predictions in the official eval-CSV format into this folder")
@@ -116,14 +121,30 @@ def _check_args(args: argparse.Namespace) -> None:
         check_output_dir(args.csv_dir, "--csv-dir", list(PREDICTION_FILES.values()), force=args.force)
     if args.predictions and not Path(args.predictions).is_dir():
         raise FileNotFoundError(f"--predictions {args.predictions}: no such folder")
+    if args.labels:
+        for name in (LLPLayout.eval_audio_csv, LLPLayout.eval_visual_csv):
+            if not (Path(args.labels) / name).is_file():
+                raise FileNotFoundError(f"--labels {args.labels}: {name} not found there")
+
+
+def _layout(args: argparse.Namespace) -> LLPLayout:
+    """The data's layout, with the dense labels of ``--labels`` when given."""
+    if not args.labels:
+        return LLPLayout(root=Path(args.data))
+    labels = Path(args.labels).resolve()
+    return LLPLayout(
+        root=Path(args.data),
+        eval_audio_csv=str(labels / LLPLayout.eval_audio_csv),
+        eval_visual_csv=str(labels / LLPLayout.eval_visual_csv),
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
     """CLI entry point; returns the exit status (0, 2 on an error, 130 on Ctrl-C)."""
     args = parse_args(argv)
-    layout = LLPLayout(root=Path(args.data))
     try:
         _check_args(args)
+        layout = _layout(args)
         if args.predictions:
             scores = _score_prediction_csvs(args.predictions, layout, args.split)
             title = f"{args.predictions} on {args.split}"

@@ -113,6 +113,11 @@ def test_training_evaluate_reads_the_exported_files(store, data_dir, test_clips,
     )
     assert scores["corrected"] == json.loads(json.dumps(expected.to_json()))
     assert scores["corrected"]["segment"]["audio"] < 100 == scores["data"]["segment"]["audio"]
+    # --labels reads the exported folder directly, without a copy of the data
+    report = tmp_path / "labels.json"
+    argv = ["--predictions", str(predictions), "--data", str(data_dir), "--split", "test", "--json", str(report)]
+    assert evaluate([*argv, "--labels", str(tmp_path / "out")]) == 0
+    assert json.loads(report.read_text()) == scores["corrected"]
 
 
 def test_new_clips_are_exported_and_load_as_a_split(store, data_dir, tmp_path):
