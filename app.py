@@ -3,34 +3,53 @@
 ``python app.py`` opens the embedded demo (a small synthetic LLP-format split with playable videos and a shipped
 MGN checkpoint); ``python app.py --data DIR --checkpoint CKPT [--videos DIR] [--compare CKPT2] [--split test]``
 opens real LLP in the official layout. This file is UI wiring only: the content comes from ``mgn.explore``.
+
+Startup errors (a missing file, a bad option, a port in use, an unreadable checkpoint) print one ``error: ...`` line
+on stderr and exit with status 2; cheap options are checked before anything is loaded.
 """
 
-from __future__ import annotations
-
 import argparse
+import importlib.util
 import os
-import shutil
+import re
+import signal
+import socket
+import sys
 import tempfile
-import zipfile
+import threading
+import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no telemetry unless the user opts in
-
-import gradio as gr  # noqa: E402
+# Gradio's queue rebuilds a pandas summary of every recorded event after each event (for its /monitoring page, off
+# here): O(events) per request. Refresh it once per 1,000 events instead.
+os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", "1000")
 
 from mgn.data.demo import DEMO_CHECKPOINT, DEMO_PACK  # noqa: E402
+from mgn.data.llp import DENSE_SPLITS  # noqa: E402
+from mgn.device import DEVICE_CHOICES, resolve_device  # noqa: E402
 from mgn.explore import clips as clip_views  # noqa: E402
 from mgn.explore import dashboard, embeddings  # noqa: E402
-from mgn.explore.player import PLAYER_SYNC_JS, video_html  # noqa: E402
+from mgn.explore.player import PLAYER_SYNC_JS, SAVE_TEXT_JS, VIDEO_ROUTE  # noqa: E402
 from mgn.explore.state import Explorer, ExplorerError, open_explorer  # noqa: E402
-from mgn.explore.timeline import timeline_html  # noqa: E402
-from mgn.export import write_prediction_csvs  # noqa: E402
-from mgn.io import write_text_atomic  # noqa: E402
+from mgn.export import write_prediction_archive  # noqa: E402
+from mgn.inference import GATES  # noqa: E402
 from mgn.labels import CLASSES, display_name  # noqa: E402
+from mgn.models import ARCHITECTURES  # noqa: E402
+
+if TYPE_CHECKING:  # gradio is imported when the page is built: a bad flag is reported before its slow import
+    import gradio as gr
 
 DEMO_DIR = Path(__file__).resolve().parent / "assets" / "demo"
 ALL_CLASSES = "all classes"
 CSS = ".mgn-cursor{box-shadow:0 0 4px #e11d48} .mgn-hidden{display:none !important}"
+DEFAULT_MAX_FILE_SIZE = "200mb"
+# Gradio's units (gradio.utils.FileSize): binary multiples.
+_SIZE_UNITS = {"b": 1, "kb": 1 << 10, "mb": 1 << 20, "gb": 1 << 30, "tb": 1 << 40}
+# Requests run at once per group of events. The handlers are pure reads of cached views (GIL-bound Python): more
+# threads than cores only fight over the GIL; the t-SNE group is apart so that a slow t-SNE never holds a clip switch.
+READ_CONCURRENCY = max(2, os.cpu_count() or 1)
 ABOUT = """
 ### Audio-visual video parsing in one minute
 A 10-second video is cut into ten 1-second **segments**. For each segment and each of the 25 LLP classes, a parser
@@ -51,32 +70,123 @@ event level (IoU ≥ 0.5); Type@AV is the mean of Audio, Visual and Audio-Visual
 """
 
 
+# ---------------------------------------------------------------------------------------------------------------------
+# command line
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with the house format for bad flags: one ``error: ...`` line, exit status 2 (no usage dump)."""
+
+    def error(self, message: str):
+        self.exit(2, f"error: {message} (see --help)\n")
+
+
+def _port(text: str) -> int:
+    """A TCP port number, 1 to 65535."""
+    try:
+        port = int(text)
+    except ValueError:
+        port = -1
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"expected a port number from 1 to 65535, got {text!r}")
+    return port
+
+
+def _file_size(text: str) -> int:
+    """``"200mb"`` -> bytes (units b, kb, mb, gb, tb as Gradio counts them: binary multiples)."""
+    match = re.fullmatch(r"\s*(\d+)\s*([kmgt]?b)\s*", text.lower())
+    if match is None or int(match.group(1)) < 1:
+        raise argparse.ArgumentTypeError(f"expected a size such as 200mb (units b, kb, mb, gb, tb), got {text!r}")
+    return int(match.group(1)) * _SIZE_UNITS[match.group(2)]
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = _Parser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--data",
         default=str(DEMO_DIR / DEMO_PACK),
         help="LLP-format folder (official layout) or a .npz split pack (default: the embedded demo)",
     )
-    parser.add_argument("--checkpoint", default=str(DEMO_DIR / DEMO_CHECKPOINT), help="model (.safetensors)")
+    parser.add_argument(
+        "--checkpoint",
+        default=str(DEMO_DIR / DEMO_CHECKPOINT),
+        help="model: our .safetensors, or official .pt / .pth weights",
+    )
     parser.add_argument("--compare", help="a second checkpoint to compare with the first")
+    parser.add_argument(
+        "--arch",
+        choices=sorted(ARCHITECTURES),
+        help="architecture of official .pt / .pth checkpoints (default: recognised from their weights)",
+    )
     parser.add_argument("--videos", help="folder of <ID>.mp4 files (default: beside the data)")
-    parser.add_argument("--split", default="test", choices=("val", "test"))
-    parser.add_argument("--gate", default="global", choices=("global", "modality"))
+    parser.add_argument(
+        "--split", choices=DENSE_SPLITS, help="split of an LLP folder (default: test); a pack holds its own"
+    )
+    parser.add_argument("--gate", default="global", choices=GATES, help="segment gate: official global, or MA's")
     parser.add_argument(
         "--cache-dir",
         default=str(Path.home() / ".cache" / "mgn"),
-        help="predictions and t-SNE results are cached here ('' to disable)",
+        help="predictions and t-SNE results are cached here ('' to disable; an unusable folder: a warning, no cache)",
     )
-    parser.add_argument("--device", help="cuda or cpu (default: the GPU when there is one)")
+    parser.add_argument(
+        "--device", help=f"{', '.join(DEVICE_CHOICES)} or cuda:N (default: auto, the GPU when there is one)"
+    )
     parser.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"))
-    parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", "7860")))
+    parser.add_argument("--port", type=_port, default=os.environ.get("GRADIO_SERVER_PORT", "7860"))
     parser.add_argument("--share", action="store_true", help="also serve through a public gradio.live link")
+    parser.add_argument(
+        "--max-file-size",
+        type=_file_size,
+        default=DEFAULT_MAX_FILE_SIZE,
+        help=f"largest upload the server accepts (default {DEFAULT_MAX_FILE_SIZE}; units b, kb, mb, gb, tb)",
+    )
     return parser.parse_args(argv)
+
+
+def check_args(args: argparse.Namespace) -> None:
+    """The checks that need no data: paths exist, the device exists, the host resolves and the port is free.
+
+    Raises:
+        ValueError: naming the flag, the value and what was expected.
+    """
+    data = Path(args.data)
+    if not data.exists():
+        raise ValueError(f"--data: {data} not found (expected an LLP-format folder or a .npz split pack)")
+    for flag, value in (("--checkpoint", args.checkpoint), ("--compare", args.compare)):
+        if value is not None and not Path(value).is_file():
+            raise ValueError(f"{flag}: checkpoint {value} not found (expected a .safetensors, .pt or .pth file)")
+    if args.videos is not None and not Path(args.videos).is_dir():
+        raise ValueError(f"--videos: {args.videos} is not a folder (expected a folder of <ID>.mp4 files)")
+    try:
+        resolve_device(args.device)
+    except ValueError as error:
+        raise ValueError(f"--device: {error}") from None
+    _check_address(args.host, args.port)
+
+
+def _check_address(host: str, port: int) -> None:
+    """The server can bind ``host:port`` (checked by binding it once, as uvicorn will)."""
+    try:
+        family, kind, protocol, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    except (socket.gaierror, UnicodeError) as error:
+        raise ValueError(f"--host: cannot resolve {host!r} ({error}); expected an address such as 127.0.0.1") from None
+    try:
+        with socket.socket(family, kind, protocol) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind(address)
+    except OSError as error:
+        raise ValueError(
+            f"--port: cannot serve on {host}:{port} ({error.strerror or error}); pick a free port"
+        ) from None
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# the page
 
 
 def _user_error(function):
     """Turn the explorer's request errors into messages in the page instead of tracebacks."""
+    import gradio as gr
 
     def wrapped(*args):
         try:
@@ -88,23 +198,21 @@ def _user_error(function):
     return wrapped
 
 
-def _prediction_archives(explorer: Explorer, export_dir: Path) -> dict[str, Path]:
-    """One zip per model with its predictions in the official eval-CSV format."""
-    archives = {}
-    for model in explorer.models:
-        folder = export_dir / f"predictions_{model.name.replace(' ', '_')}"
-        paths = write_prediction_csvs(folder, explorer.split.filenames, model.pred_audio, model.pred_visual)
-        archive = export_dir / f"{folder.name}.zip"
-        with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as bundle:
-            for path in paths.values():
-                bundle.write(path, path.name)
-        archives[model.name] = archive
-    return archives
+def _file_label(name: str) -> str:
+    """A model name as part of a file name: ``MGN (1)`` -> ``MGN_1``."""
+    return re.sub(r"[^A-Za-z0-9.-]+", "_", name).strip("_")
 
 
-def build_app(explorer: Explorer, export_dir: Path) -> gr.Blocks:
-    """The explorer's Blocks; every value comes from ``explorer`` (loaded once, shared read-only)."""
-    archives = _prediction_archives(explorer, export_dir)
+def build_app(explorer: Explorer) -> "gr.Blocks":
+    """The explorer's Blocks; every value comes from ``explorer`` (loaded once, shared read-only).
+
+    Nothing is written per request: clip views come from the explorer's cache, the timeline download is made on
+    demand and saved by the browser, and the prediction archives are written once, here, into a temporary folder
+    that Gradio copies them from (into its own cache) before the folder is removed.
+    """
+    import gradio as gr
+    from gradio.components.plot import PlotData  # gr.Plot passes it through: the cached JSON is sent as it is
+
     model_names = [model.name for model in explorer.models]
     compare = len(explorer.models) == 2
     sort_default = "most disagreement" if compare else "worst audio-visual F (segment)"
@@ -116,17 +224,16 @@ def build_app(explorer: Explorer, export_dir: Path) -> gr.Blocks:
 
     @_user_error
     def show_clip(clip: str):
-        clip = explorer.split.filenames[explorer.index_of(clip)]
-        figure = explorer.timeline(clip)
-        page = export_dir / f"timeline_{clip}.html"
-        # concurrent requests for one clip each write their own temporary file; PNG: the plot's camera button
-        write_text_atomic(page, timeline_html(figure, include_plotlyjs="cdn"))
-        video = video_html(clip, explorer.video_path(clip), explorer.expected_video_path(clip))
-        return clip, video, figure, explorer.clip_scores(clip), explorer.clip_events(clip), str(page)
+        view = explorer.clip_view(clip)
+        return view.clip, view.video_html, PlotData(type="plotly", plot=view.figure_json), view.scores, view.events
 
-    def select_row(frame, event: gr.SelectData):
-        row = event.index[0] if isinstance(event.index, (list, tuple)) else event.index
-        return show_clip(str(frame.iloc[row]["Clip"]))  # one round trip: the row's clip and everything about it
+    def select_row(event: gr.SelectData):  # evaluated here (no postponed annotations): Gradio reads the hint
+        return show_clip(str(event.row_value[0]))  # the row's clip (first column) and everything about it, at once
+
+    @_user_error
+    def timeline_file(clip: str) -> dict[str, str]:
+        view = explorer.clip_view(clip)
+        return {"name": f"timeline_{view.clip}.html", "text": explorer.timeline_page(view.clip)}
 
     @_user_error
     def update_list(query, classes, modality, error, sort):
@@ -138,18 +245,22 @@ def build_app(explorer: Explorer, export_dir: Path) -> gr.Blocks:
         except ValueError as problem:
             raise ExplorerError(str(problem)) from None
 
+    @_user_error
     def dataset_views(model_name: str, class_name: str):
+        if model_name not in model_names:
+            raise ExplorerError(f"unknown model {model_name!r}; expected one of {model_names}")
         index = model_names.index(model_name)
         chosen = None if class_name in (None, ALL_CLASSES) else class_name
         return (
             explorer.table1(index),
             dashboard.per_class_figure(explorer.per_class(index)),
             dashboard.confusion_figure(explorer.confusion(index, chosen)),
-            str(archives[model_name]),
         )
 
     @_user_error
     def embedding_views(model_name: str):
+        if model_name not in model_names:
+            raise ExplorerError(f"unknown model {model_name!r}; expected one of {model_names}")
         index = model_names.index(model_name)
         tokens, features = explorer.token_points(index), explorer.feature_points(index)
         if tokens is None:
@@ -166,8 +277,11 @@ def build_app(explorer: Explorer, export_dir: Path) -> gr.Blocks:
         return note, embeddings.token_figure(tokens), embeddings.feature_figure(features)
 
     first_clip = str(explorer.table.iloc[0]["clip"])
-    explorer.timeline(first_clip)  # warm plotly's lazy imports before the first request (about 0.2 s once)
-    with gr.Blocks(title="mgn explorer — audio-visual video parsing", analytics_enabled=False) as demo:
+    explorer.clip_view(first_clip)  # the first page's clip, rendered before the first request (warms plotly too)
+    with (
+        tempfile.TemporaryDirectory(prefix="mgn-explorer-") as export_dir,
+        gr.Blocks(title="mgn explorer — audio-visual video parsing", analytics_enabled=False) as demo,
+    ):
         gr.Markdown(
             f"## Audio-visual video parsing explorer\n{explorer.split.name} split, {len(explorer.split)} clips · "
             f"{summary}"
@@ -204,9 +318,11 @@ def build_app(explorer: Explorer, export_dir: Path) -> gr.Blocks:
                         timeline = gr.Plot(elem_id="mgn-timeline", show_label=False)
                         scores = gr.Dataframe(label="This clip's F-scores (%)", interactive=False)
                         events = gr.Dataframe(label="Events (ground truth and predicted)", interactive=False)
-                        timeline_file = gr.DownloadButton(
-                            "Download this timeline (HTML; PNG: the plot's camera button)"
+                        timeline_download = gr.Button(
+                            "Download this timeline (HTML; PNG: the plot's camera button)",
+                            elem_id="mgn-download-timeline",
                         )
+                        timeline_export = gr.JSON(visible=False)  # {"name", "text"}: saved by the browser
             with gr.Tab("Dataset", id="dataset"):
                 with gr.Row():
                     dataset_model = gr.Radio(model_names, value=model_names[0], label="Model")
@@ -217,9 +333,15 @@ def build_app(explorer: Explorer, export_dir: Path) -> gr.Blocks:
                     )
                     show_class = gr.Button("Show this class's clips")
                 table1 = gr.Dataframe(label="Table 1 on this split", interactive=False)
-                predictions_file = gr.DownloadButton(
-                    "Download this model's predictions (official eval-CSV format)", value=str(archives[model_names[0]])
-                )
+                with gr.Row():
+                    for model in explorer.models:
+                        archive = Path(export_dir) / f"predictions_{_file_label(model.name)}.zip"
+                        write_prediction_archive(archive, explorer.split.filenames, model.pred_audio, model.pred_visual)
+                        gr.DownloadButton(  # Gradio copies the file into its cache now: the folder can go
+                            f"Download {model.name}'s predictions (official eval-CSV format, zip)",
+                            value=str(archive),
+                            elem_id=f"mgn-predictions-{_file_label(model.name)}",
+                        )
                 per_class = gr.Plot(show_label=False)
                 confusion = gr.Plot(show_label=False)
             with gr.Tab("t-SNE", id="tsne") as tsne_tab:
@@ -230,61 +352,146 @@ def build_app(explorer: Explorer, export_dir: Path) -> gr.Blocks:
             with gr.Tab("About", id="about"):
                 gr.Markdown(ABOUT)
 
-        clip_outputs = [selected, video, timeline, scores, events, timeline_file]
+        clip_outputs = [selected, video, timeline, scores, events]
         filters = [query, classes, modality, error, sort]
-        # Public API first (the names "show_clip" and "clips" are then theirs), then the page's private events; all
-        # handlers are read-only, so they run concurrently.
-        selected.submit(show_clip, selected, clip_outputs, concurrency_limit=None, api_name="show_clip")
-        query.submit(update_list, filters, clip_list, concurrency_limit=None, api_name="clips")
-        internal = {"concurrency_limit": None, "api_visibility": "private"}
+        clip_group = {"concurrency_id": "clip", "concurrency_limit": READ_CONCURRENCY}
+        private = {"api_visibility": "private"}
+        # Public API first (the names "show_clip" and "clips" are then theirs), then the page's private events.
+        selected.submit(show_clip, selected, clip_outputs, api_name="show_clip", **clip_group)
+        query.submit(update_list, filters, clip_list, api_name="clips", **clip_group)
         for control in filters:
-            control.change(update_list, filters, clip_list, **internal)
-        clip_list.select(select_row, clip_list, clip_outputs, **internal)
-        open_clip.click(show_clip, selected, clip_outputs, **internal)  # clicked by the page script (t-SNE)
-        demo.load(show_clip, selected, clip_outputs, **internal)
-        dataset_outputs = [table1, per_class, confusion, predictions_file]
+            control.change(update_list, filters, clip_list, **clip_group, **private)
+        clip_list.select(select_row, None, clip_outputs, **clip_group, **private)
+        open_clip.click(show_clip, selected, clip_outputs, **clip_group, **private)  # clicked by the page script
+        demo.load(show_clip, selected, clip_outputs, **clip_group, **private)
+        timeline_download.click(timeline_file, selected, timeline_export, **clip_group, **private).success(
+            None, timeline_export, None, js=SAVE_TEXT_JS
+        )
+        dataset_group = {"concurrency_id": "dataset", "concurrency_limit": READ_CONCURRENCY, **private}
+        dataset_outputs = [table1, per_class, confusion]
         for control in (dataset_model, confusion_class):
-            control.change(dataset_views, [dataset_model, confusion_class], dataset_outputs, **internal)
-        demo.load(dataset_views, [dataset_model, confusion_class], dataset_outputs, **internal)
+            control.change(dataset_views, [dataset_model, confusion_class], dataset_outputs, **dataset_group)
+        demo.load(dataset_views, [dataset_model, confusion_class], dataset_outputs, **dataset_group)
         show_class.click(
             lambda name: ([] if name == ALL_CLASSES else [name], gr.Tabs(selected="clips")),
             confusion_class,
             [classes, tabs],
-            **internal,
+            **dataset_group,
         )
-        tsne_tab.select(embedding_views, embedding_model, [embedding_note, tokens, features], **internal)
-        embedding_model.change(embedding_views, embedding_model, [embedding_note, tokens, features], **internal)
+        tsne_group = {"concurrency_id": "tsne", "concurrency_limit": 1, **private}  # memoised: one computes, all wait
+        tsne_outputs = [embedding_note, tokens, features]
+        tsne_tab.select(embedding_views, embedding_model, tsne_outputs, **tsne_group)
+        embedding_model.change(embedding_views, embedding_model, tsne_outputs, **tsne_group)
     return demo
 
 
-def main(argv: list[str] | None = None) -> None:
-    args = parse_args(argv)
-    checkpoints = [args.checkpoint] + ([args.compare] if args.compare else [])
-    explorer = open_explorer(
-        args.data,
-        checkpoints,
-        split=args.split,
-        videos=args.videos,
-        cache_dir=args.cache_dir or None,
-        device=args.device,
-        gate=args.gate,
-    )
-    export_dir = Path(tempfile.mkdtemp(prefix="mgn-explorer-"))
-    demo = build_app(explorer, export_dir)
-    allowed = [str(explorer.videos_dir.resolve())] if explorer.videos_dir is not None else []
+# ---------------------------------------------------------------------------------------------------------------------
+# serving
+
+
+def video_routes(explorer: Explorer) -> list:
+    """The route that serves the split's videos, ``/mgn/video/<ID>.mp4`` (byte ranges too, for seeking).
+
+    Only the split's ``<ID>.mp4`` files that exist are served, looked up by video ID: nothing else of the video
+    folder (a CSV beside the videos, another split's video) and no path that the URL could name. Gradio itself is
+    given no folder to serve (its file route checks every allowed path per request: 0.1 s with LLP's 1,200 videos).
+    """
+    from starlette.responses import FileResponse, PlainTextResponse
+    from starlette.routing import Route
+
+    files = explorer.video_files()
+
+    async def video(request):
+        path = files.get(request.path_params["video_id"])
+        if path is None:
+            return PlainTextResponse("no such video in this split", status_code=404)
+        return FileResponse(path, media_type="video/mp4")
+
+    return [Route(f"/{VIDEO_ROUTE}/{{video_id}}.mp4", video, methods=["GET", "HEAD"])]
+
+
+def serve(demo: "gr.Blocks", explorer: Explorer, args: argparse.Namespace) -> None:
+    """Serve until Ctrl-C or SIGTERM, then close the server cleanly (a SIGTERM ends the process with status 0).
+
+    Of the disk, the server gives out only the split's videos (:func:`video_routes`) and Gradio's own files.
+
+    Raises:
+        OSError: the server could not start (e.g. the port was taken since it was checked).
+    """
+    stop = threading.Event()
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
     try:
-        demo.queue(default_concurrency_limit=None).launch(
+        demo.queue().launch(
             server_name=args.host,
             server_port=args.port,
             share=args.share,
-            allowed_paths=allowed,
+            app_kwargs={"routes": video_routes(explorer)},  # FastAPI's routes: matched before Gradio's
+            max_file_size=args.max_file_size,
             js=PLAYER_SYNC_JS,
             css=CSS,
             show_error=True,
+            enable_monitoring=False,
+            ssr_mode=False,  # the page is served by Python, with the video route above
+            prevent_thread_lock=True,
         )
+        try:
+            while not stop.wait(0.5):
+                pass
+        except KeyboardInterrupt:
+            pass
     finally:
-        shutil.rmtree(export_dir, ignore_errors=True)
+        demo.close()
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _one_line(message: str) -> str:
+    """A message on one line: its non-empty lines joined with "; " (e.g. a list of mismatched weights)."""
+    return "; ".join(line.strip() for line in message.splitlines() if line.strip())
+
+
+def _print_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """Warnings as one ``warning: ...`` line each (a cache that could not be used, annotation rows ignored)."""
+    print(f"warning: {_one_line(str(message))}", file=sys.stderr)
+
+
+def _skip_absent_plot_backends() -> None:
+    """Make ``import matplotlib`` / ``import bokeh`` fail at once when they are not installed.
+
+    Gradio tries both on every event (its matplotlib backend guard) and for every ``gr.Plot`` of every new session;
+    a failed import searches the whole ``sys.path`` again each time, which was a third of the server's time under
+    load. A ``None`` in ``sys.modules`` is Python's documented "known to be absent" marker; installed packages are
+    left alone.
+    """
+    for name in ("matplotlib", "bokeh"):
+        if name not in sys.modules and importlib.util.find_spec(name) is None:
+            sys.modules[name] = None
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    _skip_absent_plot_backends()
+    with warnings.catch_warnings():
+        warnings.showwarning = _print_warning
+        try:
+            check_args(args)
+            checkpoints = [args.checkpoint] + ([args.compare] if args.compare else [])
+            explorer = open_explorer(
+                args.data,
+                checkpoints,
+                split=args.split,
+                videos=args.videos,
+                cache_dir=args.cache_dir or None,
+                device=args.device,
+                gate=args.gate,
+                arch=args.arch,
+            )
+            demo = build_app(explorer)
+            serve(demo, explorer, args)
+        except (FileNotFoundError, ValueError, OSError) as error:  # user errors, incl. a port taken meanwhile
+            print(f"error: {_one_line(str(error))}", file=sys.stderr)
+            return 2
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -2,19 +2,29 @@
 
 * ``cold_start_s``: ``python app.py`` launched until it serves its first page; ``first_timeline_s``: until a headless
   browser shows the first clip's timeline.
-* ``clip_switch_server_ms``: p50 / p95 of the work behind one clip switch, in process (timeline figure and its JSON,
-  scores, events, player HTML, HTML export); ``clip_switch_api_ms``: the same through the HTTP API (one client).
+* ``clip_switch_server_ms``: the work behind one clip switch, in process: ``first`` = rendering a clip's view (timeline
+  figure and its JSON, scores, events, player HTML), ``cached`` = serving it again (what the app does after the first
+  request for a clip); p50 / p95 each.
+* ``clip_switch_api_ms``: one clip switch through the HTTP API (``gradio_client``, one client).
 * ``clip_switch_browser_ms``: from a click on a row of the clip list until the browser shows that clip's timeline.
 * ``tsne_s``: class tokens and class-aware features of the split, computed without cache.
-* ``load_20_clients``: 20 concurrent API clients switching clips: requests answered, errors (client sessions that
-  failed, each stopping at its first error) with their messages, p50 / p95 latency.
+* ``load``: ``--clients`` concurrent clients (default 50), each switching ``--switches-per-client`` times (default 10)
+  among the split's clips through Gradio's REST API (``POST /gradio_api/call/show_clip`` + its event stream, the
+  queue every page and client goes through), each client with its own session and kept-alive connection as a page
+  or ``gradio_client`` has, all within ``--load-seconds`` (default 60; a client stops starting requests at the
+  deadline and a request may take at most what is left). Reports requests answered, errors with their messages (one
+  per failed request), p50 / p95 / max latency, and the server's resident memory before and after.
+* ``machine``: the load average at start and end (other work on the machine skews every figure).
 
-Usage: ``python bench/app_latency.py [--data PACK_OR_DIR --checkpoint CKPT] [--switches 40]``.
+Usage: ``python bench/app_latency.py [--data PACK_OR_DIR --checkpoint CKPT] [--switches 40] [--clients 50]
+[--switches-per-client 10] [--load-seconds 60] [--load-only] [--url URL --server-pid PID]`` (``--url``: load-test
+a server that is already running, e.g. another version of the app).
 """
 
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
 import os
 import platform
@@ -22,18 +32,28 @@ import random
 import statistics
 import sys
 import tempfile
+import threading
 import time
+import urllib.parse
+import urllib.request
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
-from mgn.explore.player import video_html  # noqa: E402
+from bench._app_server import (  # noqa: E402
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    TIMELINE_CLIP_JS,
+    clip_cell,
+    open_page,
+    rss_mb,
+    start_app,
+    wait_for_clip,
+)
 from mgn.explore.state import open_explorer  # noqa: E402
-from mgn.explore.timeline import timeline_html  # noqa: E402
-from tests.app.browser import TIMELINE_CLIP_JS, clip_cell, open_page, wait_for_clip  # noqa: E402
-from tests.app.conftest import CHROMIUM, CHROMIUM_ARGS, start_app, stop_app  # noqa: E402
 
 DEMO = REPO_ROOT / "assets" / "demo"
 
@@ -43,25 +63,34 @@ def _percentiles(samples: list[float]) -> dict[str, float]:
     return {
         "p50": statistics.median(ordered),
         "p95": ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))],
+        "max": ordered[-1],
         "n": len(ordered),
     }
 
 
-def server_side(explorer, clips: list[str]) -> dict[str, float]:
-    times = []
-    with tempfile.TemporaryDirectory() as folder:
-        for clip in clips:
-            started = time.perf_counter()
-            figure = explorer.timeline(clip)
-            figure.to_json()  # what gradio serialises
-            explorer.clip_scores(clip), explorer.clip_events(clip)
-            video_html(clip, explorer.video_path(clip), explorer.expected_video_path(clip))
-            Path(folder, "timeline.html").write_text(timeline_html(figure, include_plotlyjs="cdn"))
-            times.append(1000 * (time.perf_counter() - started))
-    return _percentiles(times)
+def _load_average() -> list[float] | None:
+    try:
+        return [round(value, 2) for value in os.getloadavg()]
+    except OSError:
+        return None
+
+
+def server_side(explorer, clips: list[str]) -> dict[str, dict[str, float]]:
+    """Rendering a clip's view the first time, and serving it from the explorer's cache afterwards (ms)."""
+    first, cached = [], []
+    for clip in dict.fromkeys(clips):  # distinct clips: each is rendered once
+        started = time.perf_counter()
+        explorer.clip_view(clip)
+        first.append(1000 * (time.perf_counter() - started))
+    for clip in clips:
+        started = time.perf_counter()
+        explorer.clip_view(clip)
+        cached.append(1000 * (time.perf_counter() - started))
+    return {"first": _percentiles(first), "cached": _percentiles(cached)}
 
 
 def api_calls(url: str, clips: list[str]) -> list[float]:
+    """Clip switches through ``gradio_client``, one client, in sequence (ms each)."""
     from gradio_client import Client
 
     client, times = Client(url, verbose=False), []
@@ -72,22 +101,118 @@ def api_calls(url: str, clips: list[str]) -> list[float]:
     return times
 
 
-def load_test(url: str, clips: list[str], clients: int = 20, switches: int = 5) -> dict:
-    def session(seed: int) -> tuple[list[float], str | None]:
-        try:
-            return api_calls(url, random.Random(seed).sample(clips, min(switches, len(clips)))), None
-        except Exception as error:  # noqa: BLE001 - counted and reported, the point of a load test
-            return [], f"{type(error).__name__}: {error}"[:300]
+class RestClient:
+    """One client of Gradio's REST API on one kept-alive HTTP connection (as a browser or ``gradio_client`` keeps
+    theirs), with its own session hash (a page or a ``gradio_client`` keeps one for its lifetime)."""
 
+    def __init__(self, url: str, session: str) -> None:
+        parts = urllib.parse.urlsplit(url)
+        self.host, self.port, self.prefix = parts.hostname, parts.port or 80, parts.path.rstrip("/")
+        self.session = session
+        self.connection: http.client.HTTPConnection | None = None
+
+    def _request(self, method: str, path: str, body: bytes | None, timeout: float) -> http.client.HTTPResponse:
+        if self.connection is None:
+            self.connection = http.client.HTTPConnection(self.host, self.port, timeout=timeout)
+        self.connection.timeout = timeout
+        if self.connection.sock is not None:
+            self.connection.sock.settimeout(timeout)
+        headers = {"Content-Type": "application/json"} if body is not None else {}
+        try:
+            self.connection.request(method, f"{self.prefix}{path}", body=body, headers=headers)
+            response = self.connection.getresponse()
+        except (OSError, http.client.HTTPException):
+            self.close()
+            raise
+        if response.status != 200:
+            text = response.read().decode(errors="replace")[:200]
+            raise RuntimeError(f"HTTP {response.status} from {method} {path}: {text}")
+        return response
+
+    def call(self, api_name: str, data: list, timeout: float) -> list:
+        """``POST /gradio_api/call/<api>``, then its event stream until the ``complete`` event; the outputs.
+
+        Raises:
+            RuntimeError: an HTTP error, an ``error`` event, or a stream that ended without a result.
+            OSError: a connection error or a timeout.
+        """
+        body = json.dumps({"data": data, "session_hash": self.session}).encode()
+        event_id = json.loads(self._request("POST", f"/gradio_api/call/{api_name}", body, timeout).read())["event_id"]
+        stream = self._request("GET", f"/gradio_api/call/{api_name}/{event_id}", None, timeout)
+        event, result = None, None
+        for raw in iter(stream.readline, b""):  # read to the end, so that the connection can be reused
+            line = raw.decode().rstrip("\r\n")
+            if line.startswith("event:"):
+                event = line.removeprefix("event:").strip()
+            elif line.startswith("data:") and event in ("complete", "error") and result is None:
+                result = (event, line.removeprefix("data:").strip())
+        if result is None:
+            raise RuntimeError("the event stream ended without a result")
+        if result[0] == "error":
+            raise RuntimeError(f"server error: {result[1][:200]}")
+        return json.loads(result[1])
+
+    def close(self) -> None:
+        if self.connection is not None:
+            self.connection.close()
+            self.connection = None
+
+
+def load_test(
+    url: str,
+    clips: list[str],
+    *,
+    clients: int = 50,
+    switches: int = 10,
+    seconds: float = 60.0,
+    server_pid: int | None = None,
+) -> dict:
+    """``clients`` concurrent clients, each switching ``switches`` times among ``clips`` (seeded, distinct clips in
+    a row), all within ``seconds``; see the module docstring."""
+    deadline = time.perf_counter() + seconds
+    start = threading.Barrier(clients)
+
+    def client(seed: int) -> tuple[list[float], list[str]]:
+        rng, times, errors = random.Random(seed), [], []
+        rest = RestClient(url, f"load-{seed}-{uuid.uuid4().hex[:8]}")
+        previous = None
+        start.wait()  # all clients begin together
+        for _ in range(switches):
+            left = deadline - time.perf_counter()
+            if left <= 0:
+                break
+            clip = rng.choice([c for c in clips if c != previous] or clips)
+            previous = clip
+            started = time.perf_counter()
+            try:
+                outputs = rest.call("show_clip", [clip], timeout=left)
+                if outputs[0] != clip:
+                    raise RuntimeError(f"asked for {clip}, got {outputs[0]}")
+                times.append(1000 * (time.perf_counter() - started))
+            except (OSError, RuntimeError, ValueError, KeyError, IndexError, http.client.HTTPException) as error:
+                errors.append(f"{type(error).__name__}: {error}"[:300])
+        rest.close()
+        return times, errors
+
+    rss_before = rss_mb(server_pid) if server_pid else None
+    started = time.perf_counter()
     with ThreadPoolExecutor(max_workers=clients) as pool:
-        results = list(pool.map(session, range(clients)))
+        results = list(pool.map(client, range(clients)))
+    wall = time.perf_counter() - started
     latencies = [t for times, _ in results for t in times]
+    errors = [e for _, messages in results for e in messages]
     return {
         "clients": clients,
-        "requests": len(latencies),
-        "errors": sum(e is not None for _, e in results),
-        "error_messages": sorted({e for _, e in results if e is not None}),
+        "switches_per_client": switches,
+        "requests_planned": clients * switches,
+        "requests_answered": len(latencies),
+        "errors": len(errors),
+        "error_messages": sorted(set(errors)),
+        "wall_s": round(wall, 2),
+        "throughput_per_s": round(len(latencies) / wall, 1) if wall else None,
         **({f"latency_ms_{k}": v for k, v in _percentiles(latencies).items()} if latencies else {}),
+        "server_rss_mb_before": rss_before,
+        "server_rss_mb_after": rss_mb(server_pid) if server_pid else None,
     }
 
 
@@ -118,32 +243,52 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default=str(DEMO / "demo_split.npz"))
     parser.add_argument("--checkpoint", default=str(DEMO / "mgn_demo.safetensors"))
-    parser.add_argument("--switches", type=int, default=40)
+    parser.add_argument("--switches", type=int, default=40, help="clip switches of the single-client measurements")
+    parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--switches-per-client", type=int, default=10)
+    parser.add_argument("--load-seconds", type=float, default=60.0)
+    parser.add_argument("--load-only", action="store_true", help="only the cold start and the load test")
+    parser.add_argument("--url", help="load-test this running server instead of starting one (implies --load-only)")
+    parser.add_argument("--server-pid", type=int, help="with --url: the server's process, for its memory")
     args = parser.parse_args()
-    result: dict = {"machine": {"platform": platform.platform(), "cpus": os.cpu_count()}, "data": args.data}
+    result: dict = {
+        "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "load_average_at_start": _load_average()},
+        "data": args.data,
+    }
     explorer = open_explorer(args.data, [args.checkpoint], cache_dir=None, progress=False)
     clips = [str(name) for name in explorer.split.filenames]
+    load = {
+        "clients": args.clients,
+        "switches": args.switches_per_client,
+        "seconds": args.load_seconds,
+    }
+    if args.url:
+        result["load"] = load_test(args.url, clips, server_pid=args.server_pid, **load)
+        result["machine"]["load_average_at_end"] = _load_average()
+        print(json.dumps(result, indent=2))
+        return
     rng = random.Random(0)
     sample = [rng.choice(clips) for _ in range(args.switches)]
-    explorer.timeline(clips[0])  # warm-up, as the app does at start
-    result["clip_switch_server_ms"] = server_side(explorer, sample)
-    started = time.perf_counter()
-    explorer.token_points(0), explorer.feature_points(0)
-    result["tsne_s"] = time.perf_counter() - started
-    result["tsne_points"] = 50 + len(explorer.feature_points(0))
+    if not args.load_only:
+        result["clip_switch_server_ms"] = server_side(explorer, sample)
+        started = time.perf_counter()
+        explorer.token_points(0), explorer.feature_points(0)
+        result["tsne_s"] = time.perf_counter() - started
+        result["tsne_points"] = 50 + len(explorer.feature_points(0))
+    del explorer
     with tempfile.TemporaryDirectory() as cache:
-        process, url, cold_start = start_app(
-            "--data", args.data, "--checkpoint", args.checkpoint, cache_dir=Path(cache)
-        )
+        server = start_app("--data", args.data, "--checkpoint", args.checkpoint, cache_dir=Path(cache))
         try:
-            result["cold_start_s"] = cold_start
-            first, browser = browser_switches(url, min(args.switches, 20))
-            result["first_timeline_s"] = cold_start + first
-            result["clip_switch_browser_ms"] = browser
-            result["clip_switch_api_ms"] = _percentiles(api_calls(url, sample))
-            result["load_20_clients"] = load_test(url, clips)
+            result["cold_start_s"] = server.cold_start_s
+            if not args.load_only:
+                first, browser = browser_switches(server.url, min(args.switches, 20))
+                result["first_timeline_s"] = server.cold_start_s + first
+                result["clip_switch_browser_ms"] = browser
+                result["clip_switch_api_ms"] = _percentiles(api_calls(server.url, sample))
+            result["load"] = load_test(server.url, clips, server_pid=server.process.pid, **load)
         finally:
-            stop_app(process)
+            server.stop()
+    result["machine"]["load_average_at_end"] = _load_average()
     print(json.dumps(result, indent=2))
 
 

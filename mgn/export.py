@@ -1,12 +1,15 @@
 """Binary segment predictions <-> the official eval-CSV format (``filename, onset, offset, event_labels``).
 
-One row per event, an event being a maximal run of positive segments of one class in one modality; onset and
-offset are integer seconds of the half-open interval [onset, offset), like ``AVVP_eval_audio.csv``. Reading such a
-file back with the LLP reader rebuilds exactly the same matrices, so predictions can be scored as files.
+One row per event, an event being a maximal run of positive segments of one class in one modality
+(:func:`mgn.events.find_events`); onset and offset are integer seconds of the half-open interval [onset, offset),
+like ``AVVP_eval_audio.csv``. Reading such a file back with the LLP reader rebuilds exactly the same matrices, so
+predictions can be scored as files. :func:`write_prediction_archive` bundles the two files in one zip (the
+explorer's download).
 """
 
 from __future__ import annotations
 
+import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -14,26 +17,36 @@ import numpy as np
 import pandas as pd
 
 from mgn.data.annotations import dense_ground_truth, read_dense_annotations
+from mgn.events import find_events
+from mgn.io import atomic_path
 from mgn.labels import CLASSES
 
-__all__ = ["PREDICTION_FILES", "prediction_events", "read_prediction_csvs", "write_prediction_csvs"]
+__all__ = [
+    "PREDICTION_FILES",
+    "prediction_events",
+    "read_prediction_csvs",
+    "write_prediction_archive",
+    "write_prediction_csvs",
+]
 
 PREDICTION_FILES = {"audio": "predicted_eval_audio.csv", "visual": "predicted_eval_visual.csv"}
 _COLUMNS = ["filename", "onset", "offset", "event_labels"]
+_ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # fixed member timestamps: the same predictions give the same archive bytes
 
 
 def prediction_events(filenames: Sequence[str], predictions: np.ndarray) -> pd.DataFrame:
     """Events of binary predictions (N, C, T) [clip, class, segment] as eval-CSV rows, in clip, class, onset order."""
-    binary = np.asarray(predictions) > 0
-    padded = np.pad(binary, ((0, 0), (0, 0), (1, 1)))  # (N, C, T + 2)
-    edges = np.diff(padded.astype(np.int8), axis=2)  # +1 where a run starts, -1 one past where it ends
-    clip, cls, onset = np.nonzero(edges == 1)
-    _, _, offset = np.nonzero(edges == -1)  # same lexicographic order, so runs pair up
+    clip, cls, onset, offset = find_events(np.asarray(predictions))  # (E,) each
     names = np.asarray(filenames, dtype=object)
     return pd.DataFrame(
         {"filename": names[clip], "onset": onset, "offset": offset, "event_labels": np.asarray(CLASSES)[cls]},
         columns=_COLUMNS,
     )
+
+
+def _csv_text(filenames: Sequence[str], predictions: np.ndarray) -> str:
+    """The tab-separated eval-CSV text of one modality's predictions."""
+    return prediction_events(filenames, predictions).to_csv(sep="\t", index=False)
 
 
 def write_prediction_csvs(
@@ -45,9 +58,32 @@ def write_prediction_csvs(
     paths = {}
     for modality, predictions in (("audio", pred_a), ("visual", pred_v)):
         path = out_dir / PREDICTION_FILES[modality]
-        prediction_events(filenames, predictions).to_csv(path, sep="\t", index=False)
+        with atomic_path(path) as temporary:
+            temporary.write_text(_csv_text(filenames, predictions))
         paths[modality] = path
     return paths
+
+
+def write_prediction_archive(
+    path: str | Path, filenames: Sequence[str], pred_a: np.ndarray, pred_v: np.ndarray
+) -> Path:
+    """Write one zip holding the two files of :func:`write_prediction_csvs` (atomically; no folder in between).
+
+    The archive's bytes depend only on the predictions (fixed member timestamps), so a re-export of the same
+    predictions is byte-identical.
+
+    Args:
+        path: the ``.zip`` to write (replaced if it exists).
+        filenames: (N,) the clips' full LLP filenames.
+        pred_a, pred_v: (N, C, T) binary audio / visual predictions [clip, class, segment].
+    """
+    path = Path(path)
+    with atomic_path(path) as temporary, zipfile.ZipFile(temporary, "w", zipfile.ZIP_DEFLATED) as bundle:
+        for modality, predictions in (("audio", pred_a), ("visual", pred_v)):
+            member = zipfile.ZipInfo(PREDICTION_FILES[modality], date_time=_ZIP_DATE)
+            member.compress_type = zipfile.ZIP_DEFLATED
+            bundle.writestr(member, _csv_text(filenames, predictions))
+    return path
 
 
 def read_prediction_csvs(directory: str | Path, filenames: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:

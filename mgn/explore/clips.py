@@ -30,8 +30,9 @@ import numpy as np
 import pandas as pd
 
 from mgn.data.annotations import VIDEO_ID_LENGTH
-from mgn.labels import CLASSES, NUM_CLASSES, display_name
-from mgn.metrics import LEVELS, PER_CLIP_COLUMNS, avvp_scores
+from mgn.explore.checks import binary_array
+from mgn.labels import CLASSES, NUM_CLASSES, NUM_SEGMENTS, audio_visual, display_name
+from mgn.metrics import LEVELS, PER_CLIP_COLUMNS, Scores, avvp_scores
 
 __all__ = [
     "DISPLAY_COLUMNS",
@@ -94,9 +95,8 @@ _DISPLAY_DECIMALS = 1
 # the table
 
 
-def _score_columns(pred_a: np.ndarray, pred_v: np.ndarray, gt_a: np.ndarray, gt_v: np.ndarray) -> dict[str, np.ndarray]:
+def _score_columns(scores: Scores) -> dict[str, np.ndarray]:
     """Per-clip official F-scores in percent: ``seg_audio`` ... ``event_av``, each (N,) float64."""
-    scores = avvp_scores(pred_a, pred_v, gt_a, gt_v)
     columns = {}
     for level in LEVELS:
         for modality, suffix in _MODALITY_SUFFIXES.items():
@@ -122,7 +122,11 @@ def _class_strings(audio_rows: np.ndarray, visual_rows: np.ndarray) -> list[str]
 
 def _error_columns(pred_a: np.ndarray, pred_v: np.ndarray, gt_a: np.ndarray, gt_v: np.ndarray) -> dict[str, np.ndarray]:
     """False-positive / false-negative segment counts per modality and their sums, each (N,) int64."""
-    pairs = {"audio": (pred_a, gt_a), "visual": (pred_v, gt_v), "av": (pred_a & pred_v, gt_a & gt_v)}
+    pairs = {
+        "audio": (pred_a, gt_a),
+        "visual": (pred_v, gt_v),
+        "av": (audio_visual(pred_a, pred_v), audio_visual(gt_a, gt_v)),
+    }
     columns = {}
     for suffix, (pred, gt) in pairs.items():
         columns[f"fp_{suffix}"] = (pred & ~gt).sum(axis=(1, 2), dtype=np.int64)
@@ -133,6 +137,23 @@ def _error_columns(pred_a: np.ndarray, pred_v: np.ndarray, gt_a: np.ndarray, gt_
     return columns
 
 
+def _binary_split(values: np.ndarray, name: str, clips: int | str) -> np.ndarray:
+    """A ``(N, C, T)`` 0/1 matrix as bool; a ValueError names ``name`` when the shape or a value is wrong."""
+    return binary_array(values, name, (clips, NUM_CLASSES, NUM_SEGMENTS), "[clip, class, segment]")
+
+
+def _checked_scores(scores: Scores | None, pred_a, pred_v, gt_a, gt_v, name: str) -> Scores:
+    """``scores`` if given (checked to cover the N clips), else the official scores of the predictions."""
+    if scores is None:
+        return avvp_scores(pred_a, pred_v, gt_a, gt_v)
+    if not isinstance(scores, Scores) or scores.num_clips != len(gt_a):
+        found = f"{scores.num_clips} clips" if isinstance(scores, Scores) else type(scores).__name__
+        raise ValueError(
+            f"{name}: expected the Scores (mgn.metrics.avvp_scores) of the {len(gt_a)} clips, found {found}"
+        )
+    return scores
+
+
 def clip_table(
     filenames: Sequence[str] | np.ndarray,
     gt_a: np.ndarray,
@@ -140,7 +161,9 @@ def clip_table(
     pred_a: np.ndarray,
     pred_v: np.ndarray,
     *,
+    scores: Scores | None = None,
     compare: tuple[np.ndarray, np.ndarray] | None = None,
+    compare_scores: Scores | None = None,
 ) -> pd.DataFrame:
     """One row per clip (split order) with its classes, official per-clip F-scores and segment error counts.
 
@@ -150,18 +173,25 @@ def clip_table(
         gt_v: visual ground truth, same layout.
         pred_a: binary audio predictions, same layout.
         pred_v: binary visual predictions, same layout.
+        scores: the official scores of ``pred_a, pred_v`` against the ground truth when the caller has them already
+            (:func:`mgn.metrics.avvp_scores`); None computes them.
         compare: a second model's ``(pred_a, pred_v)``, same layout, for ``disagreement`` and the ``*_2`` scores.
+        compare_scores: the second model's scores, likewise (None: computed).
 
     Returns:
         The table described in the module docstring, with a RangeIndex; scores are float64 percentages (not
         rounded), counts int64.
 
     Raises:
-        ValueError: a matrix has the wrong shape or a value other than 0/1 (the message names it), or the number of
-            filenames differs from the number of clips.
+        ValueError: a matrix has the wrong shape or a value other than 0/1 (the message names it), the number of
+            filenames differs from the number of clips, or given scores cover another number of clips.
     """
-    scores = _score_columns(pred_a, pred_v, gt_a, gt_v)  # validates the four matrices
-    gt_a, gt_v, pred_a, pred_v = (np.asarray(m, dtype=bool) for m in (gt_a, gt_v, pred_a, pred_v))  # (N, C, T)
+    gt_a = _binary_split(gt_a, "gt_a", "N")  # (N, C, T) bool
+    count = len(gt_a)
+    gt_v, pred_a, pred_v = (
+        _binary_split(m, name, count) for m, name in ((gt_v, "gt_v"), (pred_a, "pred_a"), (pred_v, "pred_v"))
+    )
+    scores = _checked_scores(scores, pred_a, pred_v, gt_a, gt_v, "scores")
     clips = np.asarray(filenames, dtype=str)
     if clips.shape != (len(gt_a),):
         raise ValueError(f"filenames: expected {len(gt_a)} names (one per clip), found shape {clips.shape}")
@@ -172,29 +202,31 @@ def clip_table(
         "video_id": pd.Series(clips).str.slice(0, VIDEO_ID_LENGTH).to_numpy(),
         "gt_classes": _class_strings(gt_a, gt_v),
         "pred_classes": _class_strings(pred_a, pred_v),
-        **scores,
+        **_score_columns(scores),
         **_error_columns(pred_a, pred_v, gt_a, gt_v),
     }
     matrices = {"gt": (gt_a, gt_v), "pred": (pred_a, pred_v)}
     for source, (audio, visual) in matrices.items():
-        for suffix, rows in (("audio", audio), ("visual", visual), ("av", audio & visual)):
+        for suffix, rows in (("audio", audio), ("visual", visual), ("av", audio_visual(audio, visual))):
             columns[f"{source}_{suffix}_mask"] = _class_masks(rows)
     if compare is not None:
-        columns |= _compare_columns(compare, pred_a, pred_v, gt_a, gt_v)
+        columns |= _compare_columns(compare, compare_scores, pred_a, pred_v, gt_a, gt_v)
     return pd.DataFrame(columns)
 
 
 def _compare_columns(
-    compare: tuple[np.ndarray, np.ndarray], pred_a: np.ndarray, pred_v: np.ndarray, gt_a: np.ndarray, gt_v: np.ndarray
+    compare: tuple[np.ndarray, np.ndarray],
+    compare_scores: Scores | None,
+    pred_a: np.ndarray,
+    pred_v: np.ndarray,
+    gt_a: np.ndarray,
+    gt_v: np.ndarray,
 ) -> dict[str, np.ndarray]:
     """The second model's scores (``*_2``) and the per-clip count of differing (class, segment, modality) cells."""
     if len(compare) != 2:
         raise ValueError(f"compare: expected a pair (pred_a, pred_v), found {len(compare)} items")
-    try:
-        scores = _score_columns(compare[0], compare[1], gt_a, gt_v)
-    except ValueError as error:
-        raise ValueError(f"compare (the second model's pred_a, pred_v): {error}") from error
-    other_a, other_v = (np.asarray(m, dtype=bool) for m in compare)  # (N, C, T)
+    other_a, other_v = (_binary_split(m, f"compare[{i}]", len(gt_a)) for i, m in enumerate(compare))  # (N, C, T)
+    scores = _score_columns(_checked_scores(compare_scores, other_a, other_v, gt_a, gt_v, "compare_scores"))
     disagreement = (pred_a != other_a).sum(axis=(1, 2), dtype=np.int64) + (pred_v != other_v).sum(
         axis=(1, 2), dtype=np.int64
     )

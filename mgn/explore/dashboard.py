@@ -15,7 +15,8 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from mgn.labels import CLASSES, NUM_CLASSES, NUM_SEGMENTS, display_name
+from mgn.explore.checks import binary_array
+from mgn.labels import CLASSES, EVAL_MODALITIES, NUM_CLASSES, NUM_SEGMENTS, audio_visual, display_name
 from mgn.metrics import LEVEL_TITLES, LEVELS, METRIC_TITLES, METRICS, Scores
 
 __all__ = [
@@ -29,14 +30,15 @@ __all__ = [
     "table1_frame",
 ]
 
-PER_CLASS_MODALITIES: tuple[str, ...] = ("audio", "visual", "audio_visual")
+PER_CLASS_MODALITIES: tuple[str, ...] = EVAL_MODALITIES  # audio, visual, audio_visual
 # Okabe-Ito colours, distinguishable under the common colour-vision deficiencies.
 MODALITY_COLORS: dict[str, str] = {"audio": "#E69F00", "visual": "#56B4E9", "audio_visual": "#009E73"}
 # Where a class is in a clip: audible (some audio segment positive), visible (some visual segment positive), both,
 # or neither. The order of the confusion matrix rows and columns.
 CONFUSION_CATEGORIES: tuple[str, ...] = ("audible only", "visible only", "audible and visible", "absent")
 _CATEGORY_OF_CODE = np.array([3, 0, 1, 2])  # code = audible + 2 * visible -> index in CONFUSION_CATEGORIES
-_SPLIT_LAYOUT = f"(N, {NUM_CLASSES}, {NUM_SEGMENTS}) [clip, class, segment]"
+_SPLIT_SHAPE = ("N", NUM_CLASSES, NUM_SEGMENTS)
+_SPLIT_LAYOUT = "[clip, class, segment]"
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -47,20 +49,9 @@ def _split_matrices(gt_a: Any, gt_v: Any, pred_a: Any, pred_v: Any) -> dict[str,
     """The four split matrices as ``(N, C, T)`` bool arrays; a ValueError names the bad one and what was expected."""
     matrices = {}
     for name, values in {"gt_a": gt_a, "gt_v": gt_v, "pred_a": pred_a, "pred_v": pred_v}.items():
-        array = np.asarray(values)
-        if array.ndim != 3 or array.shape[1:] != (NUM_CLASSES, NUM_SEGMENTS):
-            raise ValueError(f"{name}: expected shape {_SPLIT_LAYOUT}, found {array.shape}")
-        if array.shape[0] == 0:
+        matrices[name] = binary_array(values, name, _SPLIT_SHAPE, _SPLIT_LAYOUT)
+        if len(matrices[name]) == 0:
             raise ValueError(f"{name}: no clips (N = 0)")
-        if not (array.dtype == np.bool_ or np.issubdtype(array.dtype, np.number)) or np.iscomplexobj(array):
-            raise ValueError(f"{name}: expected 0/1 numbers, found dtype {array.dtype}")
-        binary = array == 1
-        invalid = ~binary & (array != 0)
-        if invalid.any():
-            index = tuple(int(i) for i in np.argwhere(invalid)[0])
-            found = f"{array[index].item()!r} at [clip, class, segment] {index}"
-            raise ValueError(f"{name}: values must be 0 or 1, found {found}")
-        matrices[name] = binary
     shapes = {name: matrix.shape for name, matrix in matrices.items()}
     if len(set(shapes.values())) > 1:
         raise ValueError(f"the four matrices must have the same shape, found {shapes}")
@@ -69,7 +60,7 @@ def _split_matrices(gt_a: Any, gt_v: Any, pred_a: Any, pred_v: Any) -> dict[str,
 
 def _by_modality(audio: np.ndarray, visual: np.ndarray) -> dict[str, np.ndarray]:
     """Audio, visual and audio-visual (= audio AND visual) matrices, keyed as :data:`PER_CLASS_MODALITIES`."""
-    return {"audio": audio, "visual": visual, "audio_visual": audio & visual}
+    return {"audio": audio, "visual": visual, "audio_visual": audio_visual(audio, visual)}
 
 
 # ---------------------------------------------------------------------------------------------------------------------

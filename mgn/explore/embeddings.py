@@ -16,7 +16,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import warnings
 import zipfile
+import zlib
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -27,13 +29,14 @@ import sklearn
 from sklearn.manifold import TSNE
 from threadpoolctl import threadpool_limits
 
+from mgn.explore.checks import binary_array, real_array
 from mgn.io import atomic_path
-from mgn.labels import CLASS_COLORS, CLASSES, NUM_CLASSES, display_name
+from mgn.labels import CLASS_COLORS, CLASSES, EVAL_MODALITIES, NUM_CLASSES, display_name
 
 __all__ = [
     "FEATURE_PERPLEXITY",
-    "MODALITIES",
     "MODALITY_SYMBOLS",
+    "TOKEN_MODALITIES",
     "TOKEN_PERPLEXITY",
     "class_feature_points",
     "feature_figure",
@@ -41,7 +44,8 @@ __all__ = [
     "token_points",
 ]
 
-MODALITIES: tuple[str, ...] = ("audio", "visual")
+# The modalities with class tokens and class-aware features: audio and visual (audio-visual is derived from them).
+TOKEN_MODALITIES: tuple[str, ...] = EVAL_MODALITIES[:2]
 MODALITY_SYMBOLS: dict[str, str] = {"audio": "circle", "visual": "diamond"}
 TOKEN_PERPLEXITY = 10.0  # 50 points: about 10 effective neighbours each
 FEATURE_PERPLEXITY = 30.0  # scikit-learn's default, for thousands of points
@@ -86,12 +90,9 @@ def _tsne(vectors: np.ndarray, *, perplexity: float, seed: int, threads: int | N
         return tsne.fit_transform(vectors).astype(np.float32)
 
 
-def _as_vectors(values: np.ndarray, name: str, shape_text: str, ndim: int) -> np.ndarray:
-    """``values`` as a float32 array with ``ndim`` dimensions, the last one being the feature width D."""
-    array = np.asarray(values)
-    if array.ndim != ndim or not (np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer)):
-        raise ValueError(f"{name}: expected real numbers of shape {shape_text}, found {array.dtype} {array.shape}")
-    return array.astype(np.float32, copy=False)
+def _as_vectors(values: np.ndarray, name: str, shape: tuple[int | str, ...], layout: str) -> np.ndarray:
+    """``values`` as a float32 array of ``shape`` (see :func:`mgn.explore.checks.real_array`), last axis = D."""
+    return real_array(values, name, shape, layout).astype(np.float32, copy=False)
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -119,17 +120,17 @@ def token_points(
     Raises:
         ValueError: a shape other than (C, D) with equal D, non-finite values, or identical tokens.
     """
-    shape_text = f"({NUM_CLASSES}, D) [class, feature]"
-    audio = _as_vectors(audio_tokens, "audio_tokens", shape_text, 2)
-    visual = _as_vectors(visual_tokens, "visual_tokens", shape_text, 2)
-    if audio.shape[0] != NUM_CLASSES or audio.shape != visual.shape:
+    audio = _as_vectors(audio_tokens, "audio_tokens", (NUM_CLASSES, "D"), "[class, feature]")
+    visual = _as_vectors(visual_tokens, "visual_tokens", (NUM_CLASSES, "D"), "[class, feature]")
+    if audio.shape != visual.shape:
         raise ValueError(
-            f"audio_tokens and visual_tokens: expected {shape_text} each, found {audio.shape}, {visual.shape}"
+            f"audio_tokens and visual_tokens: expected ({NUM_CLASSES}, D) [class, feature] with the same D, "
+            f"found {audio.shape}, {visual.shape}"
         )
     vectors = np.concatenate([audio, visual])  # (2C, D)
     xy = _tsne(vectors, perplexity=_perplexity(len(vectors), TOKEN_PERPLEXITY), seed=seed, threads=threads)
-    class_index = np.tile(np.arange(NUM_CLASSES), len(MODALITIES))  # (2C,)
-    return _points_frame(xy, class_index, np.repeat(MODALITIES, NUM_CLASSES))
+    class_index = np.tile(np.arange(NUM_CLASSES), len(TOKEN_MODALITIES))  # (2C,)
+    return _points_frame(xy, class_index, np.repeat(TOKEN_MODALITIES, NUM_CLASSES))
 
 
 def _points_frame(xy: np.ndarray, class_index: np.ndarray, modality: np.ndarray) -> pd.DataFrame:
@@ -150,12 +151,7 @@ def _points_frame(xy: np.ndarray, class_index: np.ndarray, modality: np.ndarray)
 
 def _present_pairs(present: np.ndarray, name: str, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
     """(clip, class) indices of the True cells of an (N, C) presence matrix, clip-major."""
-    array = np.asarray(present)
-    if array.shape != shape:
-        raise ValueError(f"{name}: expected shape {shape} [clip, class], found {array.shape}")
-    if array.dtype != np.bool_ and not np.isin(array, (0, 1)).all():
-        raise ValueError(f"{name}: expected booleans or 0/1, found values {np.unique(array)[:5].tolist()} ...")
-    return np.nonzero(array.astype(bool))
+    return np.nonzero(binary_array(present, name, shape, "[clip, class]"))
 
 
 def _cache_key(vectors: np.ndarray, params: dict[str, object]) -> str:
@@ -167,15 +163,25 @@ def _cache_key(vectors: np.ndarray, params: dict[str, object]) -> str:
     return digest.hexdigest()
 
 
-def _load_cached(path: Path, num_points: int) -> np.ndarray:
+def _load_cached(path: Path, num_points: int) -> np.ndarray | None:
+    """The cached (P', 2) float32 t-SNE at ``path``, or None after a warning naming the file when it cannot be read
+    or holds something else (a wrong shape, dtype or a non-finite value)."""
     try:
-        with np.load(path) as archive:
-            xy = archive["xy"]
-    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as error:
-        raise ValueError(f"{path}: unreadable t-SNE cache ({error}); delete the file") from error
-    if xy.shape != (num_points, 2):
-        raise ValueError(f"{path}: cached t-SNE has shape {xy.shape}, expected ({num_points}, 2); delete the file")
-    return xy
+        with open(path, "rb") as stream:  # our handle: np.load(path) leaks its own when the zip is damaged
+            archive = np.load(stream, allow_pickle=False)
+            if not isinstance(archive, np.lib.npyio.NpzFile):
+                raise ValueError("not an .npz archive")
+            with archive:
+                xy = archive["xy"]
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error) as error:
+        problem = f"unreadable ({type(error).__name__}: {error})"
+    else:
+        if xy.shape == (num_points, 2) and xy.dtype == np.float32 and np.isfinite(xy).all():
+            return xy
+        problem = f"holds {xy.dtype} {xy.shape} (finite: {bool(np.isfinite(xy).all())}), expected finite float32 "
+        problem += f"({num_points}, 2)"
+    warnings.warn(f"t-SNE cache {path}: {problem}; recomputing and replacing it", stacklevel=4)
+    return None
 
 
 def _kept_pairs(
@@ -184,10 +190,10 @@ def _kept_pairs(
     """The (clip, class, modality) triples to embed: present pairs, audio first, each clip-major, subsampled above
     ``max_points`` (uniformly, seeded, kept in order). Returns ``(clip_index, class_index, modality,
     present_points)``, the arrays (P',) each."""
-    pairs = {m: _present_pairs(presence[m], f"{m}_present", shape) for m in MODALITIES}  # (clip, class) each
-    clip_index = np.concatenate([pairs[m][0] for m in MODALITIES])  # (P,)
-    class_index = np.concatenate([pairs[m][1] for m in MODALITIES])  # (P,)
-    modality = np.repeat(MODALITIES, [len(pairs[m][0]) for m in MODALITIES])  # (P,)
+    pairs = {m: _present_pairs(presence[m], f"{m}_present", shape) for m in TOKEN_MODALITIES}  # (clip, class) each
+    clip_index = np.concatenate([pairs[m][0] for m in TOKEN_MODALITIES])  # (P,)
+    class_index = np.concatenate([pairs[m][1] for m in TOKEN_MODALITIES])  # (P,)
+    modality = np.repeat(TOKEN_MODALITIES, [len(pairs[m][0]) for m in TOKEN_MODALITIES])  # (P,)
     present_points = len(clip_index)
     if present_points == 0:
         raise ValueError("audio_present and visual_present mark no (clip, class) pair: nothing to embed")
@@ -201,17 +207,23 @@ def _cached_tsne(
     vectors: np.ndarray, *, perplexity: float, seed: int, threads: int | None, cache_dir: Path | str | None
 ) -> tuple[np.ndarray, str, Path | None]:
     """:func:`_tsne`, read from / written to ``cache_dir`` when given. Returns ``(xy, "hit" | "miss" | "off",
-    cache_path)``."""
+    cache_path)``; "off" (and no path) also when the cache file could not be written (after a warning)."""
     if cache_dir is None:
         return _tsne(vectors, perplexity=perplexity, seed=seed, threads=threads), "off", None
     thread_key = threads if threads is not None else f"default of {os.cpu_count()} CPUs"
     key = _cache_key(vectors, {"seed": seed, "perplexity": perplexity, "threads": thread_key})
     path = Path(cache_dir) / f"tsne-{key[:32]}.npz"
     if path.is_file():
-        return _load_cached(path, len(vectors)), "hit", path
+        xy = _load_cached(path, len(vectors))
+        if xy is not None:
+            return xy, "hit", path
     xy = _tsne(vectors, perplexity=perplexity, seed=seed, threads=threads)  # (P', 2)
-    with atomic_path(path) as temporary, open(temporary, "wb") as stream:  # readers never see a partial file
-        np.savez(stream, xy=xy)
+    try:
+        with atomic_path(path) as temporary, open(temporary, "wb") as stream:  # readers never see a partial file
+            np.savez(stream, xy=xy)
+    except OSError as error:  # read-only or full disk, a file where the folder should be
+        warnings.warn(f"cannot write the t-SNE cache {path} ({error}); continuing without it", stacklevel=3)
+        return xy, "off", None
     return xy, "miss", path
 
 
@@ -243,7 +255,9 @@ def class_feature_points(
         seed: seeds both the subsample and t-SNE.
         max_points: most points to embed; None embeds all.
         cache_dir: folder for the 2-D result, keyed by a sha256 of the embedded vectors and parameters; None: no
-            cache. A hit skips t-SNE entirely.
+            cache. A hit skips t-SNE entirely; a cache file that cannot be read or holds anything but the expected
+            finite (P', 2) coordinates is recomputed and replaced, and one that cannot be written is skipped, each
+            with a warning naming the file.
         threads: OpenMP / BLAS threads for t-SNE, as in :func:`token_points`; part of the cache key, since the
             Barnes-Hut result depends on it.
 
@@ -254,18 +268,17 @@ def class_feature_points(
         (``"hit"``, ``"miss"`` or ``"off"``) with ``cache_path``.
 
     Raises:
-        ValueError: mismatched shapes, no present pair, ``max_points`` < 4, non-finite or identical vectors, or an
-            unreadable cache file (named).
+        ValueError: mismatched shapes, no present pair, ``max_points`` < 4, non-finite or identical vectors.
     """
-    shape_text = "(N, C, D) [clip, class, feature]"
+    layout = "[clip, class, feature]"
     features = {
-        "audio": _as_vectors(audio_features, "audio_features", shape_text, 3),
-        "visual": _as_vectors(visual_features, "visual_features", shape_text, 3),
+        "audio": _as_vectors(audio_features, "audio_features", ("N", NUM_CLASSES, "D"), layout),
+        "visual": _as_vectors(visual_features, "visual_features", ("N", NUM_CLASSES, "D"), layout),
     }
     shape = features["audio"].shape
-    if shape[1] != NUM_CLASSES or features["visual"].shape != shape:
+    if features["visual"].shape != shape:
         raise ValueError(
-            f"audio_features and visual_features: expected {shape_text} with C = {NUM_CLASSES} each, "
+            f"audio_features and visual_features: expected (N, {NUM_CLASSES}, D) {layout} with the same N and D, "
             f"found {shape}, {features['visual'].shape}"
         )
     clips = np.asarray(filenames, dtype=str)
@@ -278,7 +291,7 @@ def class_feature_points(
         {"audio": audio_present, "visual": visual_present}, shape[:2], seed=seed, max_points=max_points
     )  # (P',) each
     vectors = np.empty((len(clip_index), shape[2]), dtype=np.float32)  # (P', D)
-    for name in MODALITIES:
+    for name in TOKEN_MODALITIES:
         picked = modality == name
         vectors[picked] = features[name][clip_index[picked], class_index[picked]]
     perplexity = _perplexity(len(vectors), FEATURE_PERPLEXITY)
@@ -327,7 +340,7 @@ def token_figure(points: pd.DataFrame) -> go.Figure:
     Each trace has ``meta = {"role": "tokens", "modality": ...}`` and holds that modality's rows in frame order.
     """
     figure = go.Figure()
-    for modality in MODALITIES:
+    for modality in TOKEN_MODALITIES:
         rows = points[points["modality"] == modality]
         figure.add_trace(
             go.Scatter(

@@ -7,6 +7,9 @@ server round trip:
   playing); it is an overlay ``div.mgn-cursor`` whose ``data-time`` holds the time it shows;
 * a click on the timeline seeks the video to the clicked second (Plotly's x axis maps pixels to seconds);
 * a click on a point of the class-feature t-SNE opens that point's clip (its ``customdata[0]``) in the clip view.
+
+``SAVE_TEXT_JS`` (an event's ``js``) saves a text the server sent, ``{"name", "text"}``, as a download: the timeline
+page is made on demand and never written to the server's disk.
 """
 
 from __future__ import annotations
@@ -15,22 +18,30 @@ import html
 from pathlib import Path
 from urllib.parse import quote
 
-__all__ = ["PLAYER_SYNC_JS", "VIDEO_ELEMENT_ID", "video_html"]
+__all__ = ["PLAYER_SYNC_JS", "SAVE_TEXT_JS", "VIDEO_ELEMENT_ID", "VIDEO_ROUTE", "video_html", "video_url"]
 
 VIDEO_ELEMENT_ID = "mgn-video"
 TIMELINE_ID = "mgn-timeline"
 SELECTED_CLIP_ID = "mgn-selected-clip"
 OPEN_CLIP_ID = "mgn-open-clip"  # a hidden button the script clicks after writing the clip into SELECTED_CLIP_ID
 FEATURES_PLOT_ID = "mgn-features"
+# The app serves the split's videos at VIDEO_ROUTE/<ID>.mp4, by video ID (no server path in the page), and nothing
+# else of the video folder. Relative to the page, so that the app also works below a path prefix behind a proxy.
+VIDEO_ROUTE = "mgn/video"
 
 
-def video_html(clip: str, path: Path | None, expected: Path | None) -> str:
-    """The player for ``clip``: a <video> served by Gradio's file route, or a placeholder saying why there is none."""
-    if path is not None:
-        source = "/gradio_api/file=" + quote(str(path.resolve()))
+def video_url(video_id: str) -> str:
+    """Where the page fetches a clip's video: ``mgn/video/<ID>.mp4`` (relative to the page)."""
+    return f"{VIDEO_ROUTE}/{quote(video_id, safe='')}.mp4"
+
+
+def video_html(clip: str, source: str | None, expected: Path | None) -> str:
+    """The player for ``clip``: a <video> playing ``source`` (a URL, see :func:`video_url`), or when there is none a
+    placeholder saying why (no video folder given: ``expected`` is None; else the file ``expected`` is missing)."""
+    if source is not None:
         return (
-            f'<video id="{VIDEO_ELEMENT_ID}" data-clip="{html.escape(clip)}" src="{source}" controls muted '
-            f'preload="auto" playsinline style="width:100%;max-height:360px;background:#000"></video>'
+            f'<video id="{VIDEO_ELEMENT_ID}" data-clip="{html.escape(clip)}" src="{html.escape(source)}" controls '
+            'muted preload="auto" playsinline style="width:100%;max-height:360px;background:#000"></video>'
         )
     reason = (
         "no video folder was given (start the app with --videos DIR)"
@@ -130,3 +141,19 @@ PLAYER_SYNC_JS = (
     .replace("@FEATURES@", FEATURES_PLOT_ID)
     .replace("@OPEN@", OPEN_CLIP_ID)
 )
+
+# Saves ``{"name": file name, "text": content}`` (a gr.JSON value) as a downloaded file; returns no outputs.
+SAVE_TEXT_JS = """
+(file) => {
+  if (!file || typeof file.text !== 'string') return [];
+  const url = URL.createObjectURL(new Blob([file.text], { type: 'text/html;charset=utf-8' }));
+  const link = document.createElement('a');
+  link.href = url;
+  link.download = file.name || 'download.html';
+  document.body.appendChild(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10000);
+  return [];
+}
+"""

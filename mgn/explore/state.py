@@ -2,14 +2,15 @@
 
 ``open_explorer`` loads a split (an LLP-format folder or a split pack), runs each checkpoint over it once (on the GPU
 when there is one; cached on disk by checkpoint and data digests), binarises like the official test loop, and builds
-the per-clip table. Its methods answer the app's requests (a clip's timeline, video, scores, events; the dataset
-views; the t-SNE views) from that state; they validate what the browser sends and raise ``ExplorerError`` with a
-message fit for the user.
+the per-clip table. Its methods answer the app's requests (a clip's rendered view: player, timeline, scores, events;
+the dataset views; the t-SNE views) from that state, each computed once and cached in memory (per clip in a bounded
+LRU); they validate what the browser sends and raise ``ExplorerError`` with a message fit for the user.
 """
 
 from __future__ import annotations
 
-import threading
+import tempfile
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,20 +19,36 @@ import numpy as np
 import pandas as pd
 from plotly import graph_objects as go
 
-from mgn.checkpoint import load_any_checkpoint
-from mgn.data.llp import LLPLayout, Split, load_split
+from mgn.checkpoint import OFFICIAL_SUFFIXES, load_any_checkpoint
+from mgn.data.llp import DENSE_SPLITS, LLPLayout, Split, load_split
 from mgn.data.pack import load_split_pack
+from mgn.device import resolve_device
+from mgn.events import find_events
 from mgn.explore import clips as clip_views
 from mgn.explore import dashboard, embeddings
-from mgn.explore.timeline import ClipPrediction, timeline_figure
-from mgn.export import prediction_events
-from mgn.inference import Predictions, predict_cached, split_digest
+from mgn.explore.memo import KeyedCache
+from mgn.explore.player import video_html, video_url
+from mgn.explore.timeline import ClipPrediction, timeline_figure, timeline_html, timeline_json
+from mgn.inference import GATES, Predictions, predict_cached, split_digest
 from mgn.io import file_sha256
-from mgn.labels import CLASSES, display_name
-from mgn.metrics import avvp_scores
+from mgn.labels import CLASSES, audio_visual, display_name
+from mgn.metrics import Scores, avvp_scores
 from mgn.models import MGN, architecture_of
 
-__all__ = ["Explorer", "ExplorerError", "ModelView", "open_explorer"]
+__all__ = [
+    "DEFAULT_CLIP_CACHE",
+    "ClipView",
+    "Explorer",
+    "ExplorerError",
+    "ModelView",
+    "open_explorer",
+    "usable_cache_dir",
+]
+
+DEFAULT_CLIP_CACHE = 256  # rendered clip views kept in memory (about 60 kB each); the demo has 40 clips
+_PAGE_CACHE = 16  # standalone timeline pages (downloads) kept in memory
+_EVENT_COLUMNS = ("source", "modality", "class", "onset (s)", "offset (s)")
+_DISPLAY_NAMES = tuple(display_name(name) for name in CLASSES)
 
 
 class ExplorerError(ValueError):
@@ -48,7 +65,7 @@ class ModelView:
         checkpoint: the file.
         predictions: probabilities (and MGN's class-aware features).
         pred_audio, pred_visual: (N, C, T) uint8 binary predictions [clip, class, segment].
-        scores: ``mgn.metrics.avvp_scores`` of the predictions.
+        scores: :func:`mgn.metrics.avvp_scores` of the predictions.
         audio_tokens, visual_tokens: (C, D) MGN's learnable class tokens; None for HAN.
     """
 
@@ -58,22 +75,51 @@ class ModelView:
     predictions: Predictions
     pred_audio: np.ndarray
     pred_visual: np.ndarray
-    scores: dict
+    scores: Scores
     audio_tokens: np.ndarray | None = None
     visual_tokens: np.ndarray | None = None
 
 
+@dataclass(frozen=True)
+class ClipView:
+    """Everything the clip view shows for one clip, rendered once (shared read-only between requests).
+
+    Attributes:
+        clip: the full LLP filename.
+        video_html: the player (or the placeholder saying why there is no video).
+        figure_json: the timeline figure as Plotly JSON (what the page's plot receives).
+        scores: the per-clip F table (:meth:`Explorer.clip_scores`).
+        events: the ground-truth and predicted events (:meth:`Explorer.clip_events`).
+    """
+
+    clip: str
+    video_html: str
+    figure_json: str
+    scores: pd.DataFrame
+    events: pd.DataFrame
+
+
 @dataclass
 class Explorer:
-    """The loaded split and models (read-only after construction; safe to share between requests)."""
+    """The loaded split and models (read-only after construction; safe to share between requests).
+
+    ``clip_cache_size`` bounds the rendered clip views kept in memory (least recently used out).
+    """
 
     split: Split
     models: list[ModelView]
     videos_dir: Path | None
     cache_dir: Path | None
     table: pd.DataFrame
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-    _memo: dict = field(default_factory=dict, repr=False)
+    clip_cache_size: int = DEFAULT_CLIP_CACHE
+    _views: KeyedCache = field(init=False, repr=False)
+    _pages: KeyedCache = field(init=False, repr=False)
+    _memo: KeyedCache = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._views = KeyedCache(self.clip_cache_size)  # clip index -> ClipView
+        self._pages = KeyedCache(_PAGE_CACHE)  # clip index -> standalone HTML page
+        self._memo = KeyedCache()  # (view, model[, class]) -> dataset and t-SNE results: at most 29 per model
 
     # ------------------------------------------------------------------------------------------------- clips
     def index_of(self, clip: str) -> int:
@@ -85,6 +131,30 @@ class Explorer:
             raise ExplorerError(
                 f"unknown clip {clip!r}: it is not in the {self.split.name} split ({len(self.split)} clips)"
             ) from None
+
+    def clip_view(self, clip: str) -> ClipView:
+        """The clip's rendered view (player, timeline JSON, scores, events), computed once and kept in the LRU."""
+        index = self.index_of(clip)
+        return self._views.get(index, lambda: self._render_clip(index))
+
+    def _render_clip(self, index: int) -> ClipView:
+        clip = str(self.split.filenames[index])
+        return ClipView(
+            clip=clip,
+            video_html=video_html(
+                clip,
+                video_url(str(self.split.video_ids[index])) if self.video_path(clip) is not None else None,
+                self.expected_video_path(clip),
+            ),
+            figure_json=timeline_json(*self._timeline_inputs(index)),
+            scores=self.clip_scores(clip),
+            events=self.clip_events(clip),
+        )
+
+    def timeline_page(self, clip: str) -> str:
+        """The clip's timeline as a standalone HTML page for download (plotly.js from its CDN), cached."""
+        index = self.index_of(clip)
+        return self._pages.get(index, lambda: timeline_html(self.timeline(clip), include_plotlyjs="cdn"))
 
     def clip_predictions(self, index: int) -> list[ClipPrediction]:
         return [
@@ -99,23 +169,30 @@ class Explorer:
         ]
 
     def timeline(self, clip: str) -> go.Figure:
-        index = self.index_of(clip)
+        """The clip's timeline figure (built anew; :meth:`clip_view` holds its cached JSON)."""
+        return timeline_figure(*self._timeline_inputs(self.index_of(clip)))
+
+    def _timeline_inputs(self, index: int) -> tuple[str, np.ndarray, np.ndarray, list[ClipPrediction]]:
+        """The arguments of :func:`timeline_figure` for clip ``index``."""
         filename = str(self.split.filenames[index])
-        return timeline_figure(
-            filename, self.split.gt_audio[index], self.split.gt_visual[index], self.clip_predictions(index)
-        )
+        return filename, self.split.gt_audio[index], self.split.gt_visual[index], self.clip_predictions(index)
 
     def video_path(self, clip: str) -> Path | None:
         """The clip's mp4, or None when no video folder was given or the file is missing."""
-        if self.videos_dir is None:
-            return None
-        path = self.videos_dir / f"{self.split.video_ids[self.index_of(clip)]}.mp4"
-        return path if path.is_file() else None
+        path = self.expected_video_path(clip)
+        return path if path is not None and path.is_file() else None
 
     def expected_video_path(self, clip: str) -> Path | None:
         if self.videos_dir is None:
             return None
         return self.videos_dir / f"{self.split.video_ids[self.index_of(clip)]}.mp4"
+
+    def video_files(self) -> dict[str, Path]:
+        """The split's videos that exist, by video ID (``<ID>.mp4`` in the video folder): all the app may serve."""
+        if self.videos_dir is None:
+            return {}
+        paths = {str(video_id): self.videos_dir / f"{video_id}.mp4" for video_id in self.split.video_ids}
+        return {video_id: path for video_id, path in paths.items() if path.is_file()}
 
     def clip_scores(self, clip: str) -> pd.DataFrame:
         """Per-clip F (%) of each model: rows = model x level, columns Audio, Visual, Audio-Visual, Event@AV."""
@@ -137,27 +214,30 @@ class Explorer:
         return pd.DataFrame(rows).round(1)
 
     def clip_events(self, clip: str) -> pd.DataFrame:
-        """Ground-truth and predicted events of a clip: source, modality, class, onset (s), offset (s)."""
+        """Ground-truth and predicted events of a clip: source, modality, class, onset (s), offset (s); rows by
+        source (ground truth, then the models), modality (audio, visual, audio-visual), class, onset."""
         index = self.index_of(clip)
-        name = [str(self.split.filenames[index])]
         sources = [("ground truth", self.split.gt_audio[index], self.split.gt_visual[index])]
         sources += [(model.name, model.pred_audio[index], model.pred_visual[index]) for model in self.models]
-        frames = []
-        for source, audio, visual in sources:
-            for modality, matrix in (("audio", audio), ("visual", visual), ("audio-visual", audio * visual)):
-                events = prediction_events(name, matrix[None])
-                frames.append(
-                    pd.DataFrame(
-                        {
-                            "source": source,
-                            "modality": modality,
-                            "class": [display_name(c) for c in events["event_labels"]],
-                            "onset (s)": events["onset"],
-                            "offset (s)": events["offset"],
-                        }
-                    )
-                )
-        return pd.concat(frames, ignore_index=True)
+        rows: dict[str, list] = {column: [] for column in _EVENT_COLUMNS}
+        for source, audio, visual in sources:  # (C, T) each
+            for modality, matrix in (
+                ("audio", audio),
+                ("visual", visual),
+                ("audio-visual", audio_visual(audio, visual)),
+            ):
+                classes, onsets, offsets = find_events(matrix)  # (E,) each
+                rows["source"] += [source] * len(classes)
+                rows["modality"] += [modality] * len(classes)
+                rows["class"] += [_DISPLAY_NAMES[c] for c in classes]
+                rows["onset (s)"] += onsets.tolist()
+                rows["offset (s)"] += offsets.tolist()
+        return pd.DataFrame(
+            {
+                **{column: pd.Series(values, dtype=object) for column, values in rows.items() if "(s)" not in column},
+                **{column: pd.Series(values, dtype=np.int64) for column, values in rows.items() if "(s)" in column},
+            }
+        )
 
     # --------------------------------------------------------------------------------------------- dataset
     def table1(self, model_index: int = 0) -> pd.DataFrame:
@@ -176,8 +256,11 @@ class Explorer:
     def confusion(self, model_index: int = 0, class_name: str | None = None) -> pd.DataFrame:
         model = self._model(model_index)
         class_index = None if not class_name else self.class_index(class_name)
-        return dashboard.modality_confusion(
-            self.split.gt_audio, self.split.gt_visual, model.pred_audio, model.pred_visual, class_index=class_index
+        return self._memoised(
+            ("confusion", model_index, class_index),
+            lambda: dashboard.modality_confusion(
+                self.split.gt_audio, self.split.gt_visual, model.pred_audio, model.pred_visual, class_index=class_index
+            ),
         )
 
     @staticmethod
@@ -224,26 +307,51 @@ class Explorer:
         return self.models[index]
 
     def _memoised(self, key, compute):
-        """``compute()`` once per key (even under concurrent requests); a ValueError becomes an ExplorerError."""
-        with self._lock:
-            if key not in self._memo:
-                try:
-                    self._memo[key] = compute()
-                except ValueError as error:  # e.g. t-SNE refuses identical vectors (untrained, zero class tokens)
-                    raise ExplorerError(str(error)) from error
-            return self._memo[key]
+        """``compute()`` once per key (concurrent requests for it wait; other keys do not); a ValueError becomes an
+        ExplorerError."""
+        try:
+            return self._memo.get(key, compute)
+        except ExplorerError:
+            raise
+        except ValueError as error:  # e.g. t-SNE refuses identical vectors (untrained, zero class tokens)
+            raise ExplorerError(str(error)) from error
 
 
-def _load_data(data: Path, split: str, progress: bool) -> tuple[Split, Path | None]:
+def usable_cache_dir(cache_dir: str | Path | None) -> Path | None:
+    """``cache_dir`` if it is (or can be made) a folder this process can write in; None otherwise.
+
+    An unusable folder (a file in the way, read-only, no permission) is reported in one warning naming it, and the
+    explorer then runs without the cache; a disk that fills up later is reported by the write that fails.
+    """
+    if cache_dir is None:
+        return None
+    path = Path(cache_dir)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):  # a probe write, removed at once
+            pass
+    except OSError as error:
+        warnings.warn(f"cache folder {path} is not usable ({error}); running without the cache", stacklevel=2)
+        return None
+    return path
+
+
+def _load_data(data: Path, split: str | None, progress: bool) -> tuple[Split, Path | None]:
     """A split from a pack file or an LLP folder, and the default videos folder beside it."""
     if data.is_file():
-        return load_split_pack(data), data.parent / "video"
+        loaded = load_split_pack(data)
+        if split is not None and loaded.name != split:
+            raise ExplorerError(f"{data} holds the {loaded.name!r} split, not {split!r} (leave the split out)")
+        return loaded, data.parent / "video"
     if not data.is_dir():
         raise FileNotFoundError(f"data not found: {data} (an LLP-format folder or a .npz split pack)")
+    split = split or "test"
+    if split not in DENSE_SPLITS:
+        raise ExplorerError(f"split {split!r} has no dense ground truth: explore one of {', '.join(DENSE_SPLITS)}")
     layout = LLPLayout(root=data)
     loaded = load_split(layout, split, pooled_visual=True, progress=progress)
     if loaded.gt_audio is None:
-        raise ExplorerError(f"split {split!r} has no dense ground truth: explore val or test")
+        raise ExplorerError(f"split {split!r} has no dense ground truth: explore one of {', '.join(DENSE_SPLITS)}")
     return loaded, layout.resolve(layout.video_dir)
 
 
@@ -256,38 +364,58 @@ def open_explorer(
     data: str | Path,
     checkpoints: Sequence[str | Path],
     *,
-    split: str = "test",
+    split: str | None = None,
     videos: str | Path | None = None,
     cache_dir: str | Path | None = None,
     device: str | None = None,
     gate: str = "global",
+    arch: str | None = None,
     progress: bool = True,
+    clip_cache_size: int = DEFAULT_CLIP_CACHE,
 ) -> Explorer:
     """Load the data and 1 or 2 checkpoints and compute everything the explorer shows.
 
     Args:
         data: an LLP-format folder (``split`` is read from it) or a ``.npz`` split pack.
-        checkpoints: our ``.safetensors`` files (the second one is compared with the first).
+        checkpoints: our ``.safetensors`` files or official ``.pt`` / ``.pth`` ones (the second is compared with the
+            first).
+        split: ``val`` or ``test`` of a folder (default ``test``); a pack holds one split (default: that one).
         videos: folder of ``<ID>.mp4``; default: beside a pack, or the layout's ``LLP_dataset/video``.
-        cache_dir: where predictions and t-SNE results are cached (None: no cache).
-        device: ``cuda`` / ``cpu``; default: the GPU when there is one.
-        gate: ``global`` (official) or ``modality`` (MA) segment gate.
-    """
-    import torch
+        cache_dir: where predictions and t-SNE results are cached (None: no cache; an unusable folder: a warning,
+            then no cache).
+        device: ``cuda`` / ``cpu`` / ``auto`` (None: the GPU when there is one), see :func:`mgn.device.resolve_device`.
+        gate: one of :data:`mgn.inference.GATES`: ``global`` (official) or ``modality`` (MA) segment gate.
+        arch: the architecture of official ``.pt`` / ``.pth`` files (None: recognised from their weights); our
+            checkpoints name their own.
+        clip_cache_size: rendered clip views kept in memory.
 
+    Raises:
+        FileNotFoundError: the data or a checkpoint does not exist.
+        ValueError: (incl. ``ExplorerError``, ``CheckpointError``) a bad option, unreadable data or checkpoint, or a
+            model whose outputs are not finite (naming the checkpoint and the clips).
+    """
     if not 1 <= len(checkpoints) <= 2:
         raise ValueError(f"give one checkpoint, or two to compare; got {len(checkpoints)}")
+    if gate not in GATES:
+        raise ExplorerError(f"unknown gate {gate!r}; expected one of {', '.join(GATES)}")
+    target = resolve_device(device)
+    cache = usable_cache_dir(cache_dir)
     data_split, default_videos = _load_data(Path(data), split, progress)
-    cache = Path(cache_dir) if cache_dir is not None else None
-    target = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     data_key = split_digest(data_split)[:16]
-    loaded = [load_any_checkpoint(path) for path in checkpoints]
+    paths = [Path(path) for path in checkpoints]
+    loaded = [load_any_checkpoint(path, arch if path.suffix in OFFICIAL_SUFFIXES else None) for path in paths]
     names = _model_names(loaded)
     views = []
-    for name, path, model in zip(names, checkpoints, loaded, strict=True):
+    for name, path, model in zip(names, paths, loaded, strict=True):
         cache_path = None if cache is None else cache / f"predictions-{file_sha256(path)[:16]}-{data_key}.npz"
         predictions = predict_cached(
-            model.to(target), data_split, cache_path, device=target, class_features=True, progress=progress
+            model.to(target),
+            data_split,
+            cache_path,
+            device=target,
+            class_features=True,
+            progress=progress,
+            source=str(path),
         )
         pred_audio, pred_visual = predictions.binarize(gate)
         tokens = (
@@ -295,25 +423,20 @@ def open_explorer(
             if isinstance(model, MGN)
             else (None, None)
         )
+        scores = avvp_scores(pred_audio, pred_visual, data_split.gt_audio, data_split.gt_visual)
         views.append(
-            ModelView(
-                name,
-                architecture_of(model),
-                Path(path),
-                predictions,
-                pred_audio,
-                pred_visual,
-                avvp_scores(pred_audio, pred_visual, data_split.gt_audio, data_split.gt_visual),
-                *tokens,
-            )
+            ModelView(name, architecture_of(model), path, predictions, pred_audio, pred_visual, scores, *tokens)
         )
-    compare = (views[1].pred_audio, views[1].pred_visual) if len(views) == 2 else None
+    compare = views[1] if len(views) == 2 else None
     table = clip_views.clip_table(
         data_split.filenames,
         data_split.gt_audio,
         data_split.gt_visual,
         views[0].pred_audio,
         views[0].pred_visual,
-        compare=compare,
+        scores=views[0].scores,
+        compare=None if compare is None else (compare.pred_audio, compare.pred_visual),
+        compare_scores=None if compare is None else compare.scores,
     )
-    return Explorer(data_split, views, Path(videos) if videos is not None else default_videos, cache, table)
+    videos_dir = Path(videos) if videos is not None else default_videos
+    return Explorer(data_split, views, videos_dir, cache, table, clip_cache_size=clip_cache_size)

@@ -50,6 +50,17 @@ def test_pick_a_clip_and_check_video_and_timeline(page, expected, tmp_path: Path
     assert (tmp_path / "explorer.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_timeline_download_is_made_on_demand(page, expected) -> None:
+    """The button fetches the clip's standalone page from the server and the browser saves it (no server file)."""
+    clip = page.evaluate("() => document.getElementById('mgn-video').dataset.clip")
+    wait_for_clip(page, clip)
+    with page.expect_download(timeout=60_000) as download:
+        page.click("#mgn-download-timeline")
+    saved = download.value
+    assert saved.suggested_filename == f"timeline_{clip}.html"
+    assert Path(saved.path()).read_text() == expected.timeline_page(clip)  # exactly the server's standalone page
+
+
 def test_cursor_follows_playback_and_click_seeks(page) -> None:
     clip = page.evaluate("() => document.getElementById('mgn-video').dataset.clip")
     wait_for_clip(page, clip)

@@ -95,7 +95,7 @@ def test_tokens_of_one_class_end_up_together() -> None:
     [
         ((NUM_CLASSES, 8), (NUM_CLASSES, 9), "audio_tokens and visual_tokens"),
         ((10, 8), (10, 8), "expected"),
-        ((NUM_CLASSES,), (NUM_CLASSES,), "audio_tokens: expected real numbers"),
+        ((NUM_CLASSES,), (NUM_CLASSES,), r"audio_tokens: expected shape \(25, D\)"),
     ],
 )
 def test_token_shape_errors(audio_shape: tuple, visual_shape: tuple, message: str) -> None:
@@ -192,9 +192,53 @@ def test_cache_is_written_and_reused(tmp_path: Path, monkeypatch: pytest.MonkeyP
     changed = dict(inputs, audio_features=inputs["audio_features"] + 1)
     with pytest.raises(AssertionError, match="must not run"):  # other features are another key
         class_feature_points(**changed, cache_dir=tmp_path / "tsne")
-    files[0].write_bytes(b"not an npz")
-    with pytest.raises(ValueError, match=f"{files[0].name}: unreadable t-SNE cache"):  # named, not silently redone
-        class_feature_points(**inputs, cache_dir=tmp_path / "tsne")
+
+
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        (b"", "unreadable"),  # a 0-byte file
+        (b"not an npz", "unreadable"),  # garbage
+        ("truncated", "unreadable"),  # the first half of a valid file
+        ("nan", r"holds float32 \(\d+, 2\) \(finite: False\)"),  # readable, but not coordinates
+        ("shape", r"holds float32 \(3, 2\)"),
+    ],
+)
+def test_a_bad_cache_file_is_recomputed_with_one_warning(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, content: bytes | str, problem: str
+) -> None:
+    inputs = _feature_inputs(num_clips=6)
+    monkeypatch.setattr(embeddings, "_tsne", _first_two_dims)
+    first = class_feature_points(**inputs, cache_dir=tmp_path)
+    path = Path(first.attrs["cache_path"])
+    good = path.read_bytes()
+    if content == "truncated":
+        path.write_bytes(good[: len(good) // 2])
+    elif content == "nan":
+        np.savez(path, xy=np.full((len(first), 2), np.nan, dtype=np.float32))
+    elif content == "shape":
+        np.savez(path, xy=np.zeros((3, 2), dtype=np.float32))
+    else:
+        path.write_bytes(content)
+    with pytest.warns(UserWarning, match=f"t-SNE cache {path}: {problem}.*recomputing") as caught:
+        again = class_feature_points(**inputs, cache_dir=tmp_path)
+    assert len(caught) == 1
+    assert again.attrs["cache"] == "miss" and again.attrs["cache_path"] == str(path)
+    pd.testing.assert_frame_equal(first, again, check_like=False)
+    assert path.read_bytes() == good  # replaced by the recomputed result
+    assert class_feature_points(**inputs, cache_dir=tmp_path).attrs["cache"] == "hit"
+
+
+def test_an_unwritable_cache_warns_and_still_answers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file where the cache folder should be (the read-only and full-disk cases fail the same write)."""
+    inputs = _feature_inputs(num_clips=6)
+    monkeypatch.setattr(embeddings, "_tsne", _first_two_dims)
+    blocked = tmp_path / "not_a_folder"
+    blocked.write_text("in the way")
+    with pytest.warns(UserWarning, match=f"cannot write the t-SNE cache {blocked}/tsne-.*continuing without it"):
+        points = class_feature_points(**inputs, cache_dir=blocked)
+    assert points.attrs["cache"] == "off" and points.attrs["cache_path"] is None and len(points) > 0
+    assert blocked.read_text() == "in the way"
 
 
 def test_feature_input_errors() -> None:

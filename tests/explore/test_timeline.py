@@ -12,14 +12,14 @@ import plotly.io as pio
 import pytest
 
 from mgn.explore.timeline import (
-    MODALITIES,
     ClipPrediction,
     figure_events,
     figure_statuses,
     timeline_figure,
     timeline_html,
+    timeline_json,
 )
-from mgn.labels import NUM_CLASSES, NUM_SEGMENTS, class_index, display_name
+from mgn.labels import EVAL_MODALITIES, NUM_CLASSES, NUM_SEGMENTS, class_index, display_name
 
 CLIP = "clip_A"
 
@@ -190,7 +190,7 @@ def test_metadata_on_every_trace_and_the_layout(dog_clip):
     fig = timeline_figure(CLIP, gt_audio, gt_visual, [prediction])
     for trace in fig.data:
         assert trace.meta["role"] in ("gt", "pred", "status", "prob")
-        assert trace.meta["modality"] in MODALITIES
+        assert trace.meta["modality"] in EVAL_MODALITIES
         assert trace.meta["model"] == (None if trace.meta["role"] == "gt" else 0)
     assert fig.layout.meta["clip"] == CLIP and fig.layout.meta["models"] == ["MGN"]
     legend = sorted(trace.name for trace in fig.data if trace.showlegend)
@@ -212,7 +212,7 @@ def test_empty_clip_still_renders_with_no_events():
     zeros = np.zeros((NUM_SEGMENTS, NUM_CLASSES), dtype=np.float32)
     fig = timeline_figure("silent", empty, empty, [ClipPrediction("MGN", empty, empty, zeros, zeros)])
     assert all(events == [] for events in figure_events(fig).values()) and len(figure_events(fig)) == 6
-    assert fig.layout.meta["rows"] == {modality: [] for modality in MODALITIES}
+    assert fig.layout.meta["rows"] == {modality: [] for modality in EVAL_MODALITIES}
     assert sum("no events" in a.text for a in fig.layout.annotations) == 3
     assert fig.layout.height > 200
     assert "no events" in timeline_html(fig, include_plotlyjs="cdn")
@@ -279,6 +279,20 @@ def test_bad_prediction_fields_raise(dog_clip, field, value, message):
     _, _, prediction = dog_clip
     with pytest.raises(ValueError, match=message):
         dataclasses.replace(prediction, **{field: value})
+
+
+def test_json_without_the_figure_object_is_the_same_figure(dog_clip):
+    """The app sends ``timeline_json`` (no go.Figure validation); Plotly's own JSON of the figure says the same."""
+    gt_audio, gt_visual, prediction = dog_clip
+    other = dataclasses.replace(prediction, name="HAN", pred_visual=np.zeros_like(prediction.pred_visual))
+    for predictions in ([prediction], [prediction, other]):
+        fast = json.loads(timeline_json(CLIP, gt_audio, gt_visual, predictions))
+        checked = json.loads(timeline_figure(CLIP, gt_audio, gt_visual, predictions).to_json())
+        assert fast["layout"].pop("template") == {}  # Plotly spells the empty template with its default types
+        checked["layout"].pop("template")
+        assert fast == checked
+    with pytest.raises(ValueError, match="gt_audio: expected shape"):  # the same checks as timeline_figure
+        timeline_json(CLIP, gt_audio.T, gt_visual, [prediction])
 
 
 def test_no_gradio_or_torch_import():
