@@ -9,9 +9,11 @@ on stderr and exit with status 2; cheap options are checked before anything is l
 """
 
 import argparse
+import atexit
 import importlib.util
 import os
 import re
+import shutil
 import signal
 import socket
 import sys
@@ -26,13 +28,16 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no telemetry unles
 # here): O(events) per request. Refresh it once per 1,000 events instead.
 os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", "1000")
 
+from mgn.checkpoint import fetch_checkpoint, load_any_checkpoint  # noqa: E402
 from mgn.data.demo import DEMO_CHECKPOINT, DEMO_PACK  # noqa: E402
 from mgn.data.llp import DENSE_SPLITS  # noqa: E402
 from mgn.device import DEVICE_CHOICES, resolve_device  # noqa: E402
+from mgn.download import is_url  # noqa: E402
 from mgn.explore import clips as clip_views  # noqa: E402
 from mgn.explore import dashboard, embeddings  # noqa: E402
 from mgn.explore.player import PLAYER_SYNC_JS, SAVE_TEXT_JS, VIDEO_ROUTE  # noqa: E402
 from mgn.explore.state import Explorer, ExplorerError, open_explorer  # noqa: E402
+from mgn.explore.video_parser import VideoParseError, VideoParser  # noqa: E402
 from mgn.export import write_prediction_archive  # noqa: E402
 from mgn.inference import GATES  # noqa: E402
 from mgn.labels import CLASSES, display_name  # noqa: E402
@@ -45,6 +50,7 @@ DEMO_DIR = Path(__file__).resolve().parent / "assets" / "demo"
 ALL_CLASSES = "all classes"
 CSS = ".mgn-cursor{box-shadow:0 0 4px #e11d48} .mgn-hidden{display:none !important}"
 DEFAULT_MAX_FILE_SIZE = "200mb"
+DEFAULT_MAX_VIDEO_SECONDS = 60.0
 # Gradio's units (gradio.utils.FileSize): binary multiples.
 _SIZE_UNITS = {"b": 1, "kb": 1 << 10, "mb": 1 << 20, "gb": 1 << 30, "tb": 1 << 40}
 # Requests run at once per group of events. The handlers are pure reads of cached views (GIL-bound Python): more
@@ -64,6 +70,10 @@ class features with visual ones; **HAN** (Tian et al., ECCV 2020) uses hybrid at
 truth or the prediction. Outlined bars are ground-truth events, filled bars predicted ones; each segment is marked as
 a true positive, false positive or false negative; the heat strip shows the model's segment probability. Click the
 timeline to seek the video; the red cursor follows playback.
+
+**Parse a video**: upload a video (or pick a listed one): the official LLP feature pipeline (ResNet-152, R(2+1)D-18,
+VGGish; the published weights, downloaded once) runs on each 10-second window, the model parses it, and the timeline
+shows its predictions over the whole video (no ground truth), with the features to download in the official layout.
 
 **Metrics** (official): F-scores per clip over the classes present, averaged over clips, at the segment level and the
 event level (IoU ≥ 0.5); Type@AV is the mean of Audio, Visual and Audio-Visual; Event@AV pools audio and visual.
@@ -110,9 +120,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--checkpoint",
         default=str(DEMO_DIR / DEMO_CHECKPOINT),
-        help="model: our .safetensors, or official .pt / .pth weights",
+        help="model: our .safetensors, or official .pt / .pth weights; a path or an https address (downloaded once)",
     )
-    parser.add_argument("--compare", help="a second checkpoint to compare with the first")
+    parser.add_argument("--compare", help="a second checkpoint to compare with the first (a path or an https address)")
     parser.add_argument(
         "--arch",
         choices=sorted(ARCHITECTURES),
@@ -140,6 +150,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=DEFAULT_MAX_FILE_SIZE,
         help=f"largest upload the server accepts (default {DEFAULT_MAX_FILE_SIZE}; units b, kb, mb, gb, tb)",
     )
+    parser.add_argument(
+        "--max-video-seconds",
+        type=float,
+        default=DEFAULT_MAX_VIDEO_SECONDS,
+        help=f"Parse a video: parse at most this many seconds of a video (default {DEFAULT_MAX_VIDEO_SECONDS:g})",
+    )
+    parser.add_argument(
+        "--weights-dir", help="Parse a video: folder holding the feature networks' published weight files"
+    )
     return parser.parse_args(argv)
 
 
@@ -153,8 +172,12 @@ def check_args(args: argparse.Namespace) -> None:
     if not data.exists():
         raise ValueError(f"--data: {data} not found (expected an LLP-format folder or a .npz split pack)")
     for flag, value in (("--checkpoint", args.checkpoint), ("--compare", args.compare)):
-        if value is not None and not Path(value).is_file():
+        if value is not None and not is_url(value) and not Path(value).is_file():
             raise ValueError(f"{flag}: checkpoint {value} not found (expected a .safetensors, .pt or .pth file)")
+    if not 1 <= args.max_video_seconds <= 3600:
+        raise ValueError(f"--max-video-seconds: expected 1 to 3600 seconds, got {args.max_video_seconds:g}")
+    if args.weights_dir is not None and not Path(args.weights_dir).is_dir():
+        raise ValueError(f"--weights-dir: {args.weights_dir} is not a folder")
     if args.videos is not None and not Path(args.videos).is_dir():
         raise ValueError(f"--videos: {args.videos} is not a folder (expected a folder of <ID>.mp4 files)")
     try:
@@ -203,12 +226,13 @@ def _file_label(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9.-]+", "_", name).strip("_")
 
 
-def build_app(explorer: Explorer) -> "gr.Blocks":
+def build_app(explorer: Explorer, video_parser: VideoParser | None = None) -> "gr.Blocks":
     """The explorer's Blocks; every value comes from ``explorer`` (loaded once, shared read-only).
 
     Nothing is written per request: clip views come from the explorer's cache, the timeline download is made on
     demand and saved by the browser, and the prediction archives are written once, here, into a temporary folder
-    that Gradio copies them from (into its own cache) before the folder is removed.
+    that Gradio copies them from (into its own cache) before the folder is removed. With ``video_parser``, a
+    "Parse a video" tab parses uploaded or listed videos (one at a time, queued).
     """
     import gradio as gr
     from gradio.components.plot import PlotData  # gr.Plot passes it through: the cached JSON is sent as it is
@@ -349,6 +373,8 @@ def build_app(explorer: Explorer) -> "gr.Blocks":
                 embedding_note = gr.Markdown()
                 tokens = gr.Plot(elem_id="mgn-tokens", show_label=False)
                 features = gr.Plot(elem_id="mgn-features", show_label=False)
+            if video_parser is not None:
+                parse_components = _parse_tab(gr, video_parser)
             with gr.Tab("About", id="about"):
                 gr.Markdown(ABOUT)
 
@@ -382,7 +408,87 @@ def build_app(explorer: Explorer) -> "gr.Blocks":
         tsne_outputs = [embedding_note, tokens, features]
         tsne_tab.select(embedding_views, embedding_model, tsne_outputs, **tsne_group)
         embedding_model.change(embedding_views, embedding_model, tsne_outputs, **tsne_group)
+        if video_parser is not None:
+            _wire_parse_tab(gr, video_parser, parse_components, Path(export_dir))
     return demo
+
+
+def _parse_tab(gr, video_parser: VideoParser) -> dict:
+    """The "Parse a video" tab's components."""
+    listed = list(video_parser.listed_videos())
+    with gr.Tab("Parse a video", id="parse"):
+        gr.Markdown(
+            f"Parse your own video with **{video_parser.model_name}**: the official LLP features are computed for "
+            f"each 10-s window (up to {video_parser.max_seconds:g} s of video; files up to "
+            f"{video_parser.max_bytes / 2**20:.0f} MB), then the model parses them. No ground truth is needed: the "
+            "timeline shows the predictions alone. Parses run one at a time; the page shows your place in the queue. "
+            "The first parse loads the feature networks (downloading their published weights once). "
+            "Note: a model trained on the synthetic demo features gives meaningless predictions on real videos; "
+            "start the app with an official checkpoint (README) to parse real footage."
+        )
+        with gr.Row():
+            upload = gr.File(label="Upload a video", file_types=["video"], elem_id="mgn-parse-upload")
+            with gr.Column():
+                listed_video = gr.Dropdown(
+                    listed, value=None, label="... or pick a listed video", elem_id="mgn-parse-listed"
+                )
+                parse_button = gr.Button("Parse", variant="primary", elem_id="mgn-parse-button")
+        status = gr.Markdown(elem_id="mgn-parse-status")
+        with gr.Row():
+            player = gr.Video(label="Video", interactive=False, elem_id="mgn-parse-video")
+            archive = gr.DownloadButton("Download the features (official layout, zip)", visible=False)
+        figure = gr.Plot(show_label=False, elem_id="mgn-parse-timeline")
+        events = gr.Dataframe(label="Predicted events", interactive=False, elem_id="mgn-parse-events")
+    return {
+        "inputs": [upload, listed_video],
+        "button": parse_button,
+        "outputs": [status, player, figure, events, archive],
+    }
+
+
+def _wire_parse_tab(gr, video_parser: VideoParser, components: dict, export_dir: Path) -> None:
+    """Parse on click: queued with a concurrency limit of 1, with progress; errors become one message."""
+    downloads = Path(tempfile.mkdtemp(prefix="mgn-parse-", dir=export_dir.parent))
+    atexit.register(shutil.rmtree, downloads, ignore_errors=True)
+
+    def parse(upload_path: str | None, listed_label: str | None, progress=gr.Progress()):
+        try:
+            if upload_path:
+                path, name = Path(upload_path), Path(upload_path).name  # the server's copy; the name is shown only
+            elif listed_label:
+                path = video_parser.resolve_listed(listed_label)
+                name = path.name
+            else:
+                raise VideoParseError("upload a video or pick a listed one first")
+            result = video_parser.parse(
+                path, name, on_progress=lambda fraction, message: progress(fraction, desc=message)
+            )
+        except VideoParseError as error:
+            raise gr.Error(str(error)) from None
+        zip_path = downloads / f"features_{re.sub(r'[^A-Za-z0-9.-]+', '_', Path(name).stem)[:60]}.zip"
+        zip_path.write_bytes(result.archive)
+        windows = len(result.parsed.windows)
+        notes = "".join(f"\n- {note}" for note in result.notes)
+        summary = (
+            f"**{name}**: {result.parsed.duration:.1f} s, {windows} window{'s' if windows > 1 else ''} of "
+            f"{result.parsed.windows[0].length:g} s, {len(result.events)} predicted event(s).{notes}"
+        )
+        return (
+            summary,
+            str(path),
+            video_parser.figure(result),
+            result.events,
+            gr.DownloadButton(value=str(zip_path), visible=True),
+        )
+
+    components["button"].click(
+        parse,
+        components["inputs"],
+        components["outputs"],
+        api_name="parse_video",
+        concurrency_id="parse",
+        concurrency_limit=1,
+    )
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -467,6 +573,38 @@ def _skip_absent_plot_backends() -> None:
             sys.modules[name] = None
 
 
+def _local_checkpoint(source: str | None) -> str | None:
+    """A checkpoint's local path; an https address is downloaded once into the cache and its SHA-256 printed."""
+    if source is None or not is_url(source):
+        return source
+    fetched = fetch_checkpoint(source)
+    verb = "downloaded" if fetched.downloaded else "cached"
+    print(f"checkpoint {source}: {verb} at {fetched.path} (sha256 {fetched.sha256})", file=sys.stderr)
+    return str(fetched.path)
+
+
+def _video_parser(args: argparse.Namespace, explorer: Explorer) -> VideoParser:
+    """The "Parse a video" service over the first model; its feature networks are built on the first parse."""
+    from mgn.extract.pipeline import ExtractorConfig, FeatureExtractor
+
+    model = load_any_checkpoint(args.checkpoint, args.arch).to(resolve_device(args.device)).eval()
+
+    def networks() -> FeatureExtractor:
+        return FeatureExtractor.from_published_weights(
+            ExtractorConfig(device=args.device or "auto"), weights_dir=args.weights_dir
+        )
+
+    listed = [DEMO_DIR / "video"] + ([explorer.videos_dir] if explorer.videos_dir is not None else [])
+    return VideoParser(
+        model,
+        explorer.models[0].name,
+        networks,
+        max_seconds=args.max_video_seconds,
+        max_bytes=args.max_file_size,
+        listed=listed,
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     _skip_absent_plot_backends()
@@ -474,6 +612,7 @@ def main(argv: list[str] | None = None) -> int:
         warnings.showwarning = _print_warning
         try:
             check_args(args)
+            args.checkpoint, args.compare = (_local_checkpoint(source) for source in (args.checkpoint, args.compare))
             checkpoints = [args.checkpoint] + ([args.compare] if args.compare else [])
             explorer = open_explorer(
                 args.data,
@@ -485,7 +624,7 @@ def main(argv: list[str] | None = None) -> int:
                 gate=args.gate,
                 arch=args.arch,
             )
-            demo = build_app(explorer)
+            demo = build_app(explorer, _video_parser(args, explorer))
             serve(demo, explorer, args)
         except (FileNotFoundError, ValueError, OSError) as error:  # user errors, incl. a port taken meanwhile
             print(f"error: {_one_line(str(error))}", file=sys.stderr)
