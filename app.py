@@ -119,10 +119,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--checkpoint",
-        default=str(DEMO_DIR / DEMO_CHECKPOINT),
+        default=os.environ.get("MGN_CHECKPOINT", str(DEMO_DIR / DEMO_CHECKPOINT)),
         help="model: our .safetensors, or official .pt / .pth weights; a path or an https address (downloaded once)",
     )
-    parser.add_argument("--compare", help="a second checkpoint to compare with the first (a path or an https address)")
+    parser.add_argument(
+        "--compare",
+        default=os.environ.get("MGN_COMPARE") or None,
+        help="a second checkpoint to compare with the first (a path or an https address)",
+    )
     parser.add_argument(
         "--arch",
         choices=sorted(ARCHITECTURES),
