@@ -9,6 +9,14 @@ whole video (repeating frames of a shorter one), and so are the 10 audio example
 VGGish examples, 10 are picked by the same ``np.round(np.linspace(...))`` rule; a video under 0.96 s gets examples of
 silence). A video without an audio stream gets the features of silence, with a warning.
 
+Speed. On a CPU, float32 features run through :func:`backbones.fuse_for_cpu` (BatchNorm folded, oneDNN convolutions
+with fused ReLU / residual add, channels-last; the same numbers to float32 rounding); ``cpu_fusion=False`` runs the
+plain modules. Rows equal to the row before them (a repeated frame of a short video, a still picture) are computed
+once. Threads: torch's intra-op thread count is the caller's to set (``torch.set_num_threads``); nothing here changes
+global state. bf16 on a CPU runs bfloat16 copies of the networks (channels-last): it can only pay off on CPUs with
+native bf16 (AVX-512 BF16 / AMX; not measured on such a CPU yet); elsewhere it is emulated, 2x (VGGish) to 40x
+(R(2+1)D-18) slower than float32 (AVX2, torch 2.13), and a warning says so.
+
 VGGish postprocess. The released LLP features do not say whether their VGGish embeddings went through VGGish's PCA
 + 8-bit postprocess. The default here is to apply it (``vggish_postprocess=True``): it is the default of the
 published torchvggish model (``torch.hub.load("harritaylor/torchvggish", "vggish")``, whose weights these are) and of
@@ -18,8 +26,10 @@ TensorFlow's reference VGGish inference, so it is what the common routes to "VGG
 
 from __future__ import annotations
 
+import copy
 import warnings
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -54,15 +64,19 @@ class ExtractorConfig:
     Attributes:
         device: ``auto`` (the GPU when there is one), ``cpu``, ``cuda``.
         batch_size: images per ResNet-152 forward pass (80 per clip; R(2+1)D-18 and VGGish take a clip's 10 at once).
-        precision: ``fp32`` (default, the reference numbers) or ``bf16`` (autocast; faster on GPUs and on CPUs with
-            AMX / AVX-512 bf16, at a small cost in fidelity).
+        precision: ``fp32`` (default, the reference numbers) or ``bf16`` (GPU: autocast; CPU: bfloat16 copies of the
+            networks; for GPUs and CPUs with AMX / AVX-512 BF16, at a small cost in fidelity; emulated and much slower
+            than fp32 on other CPUs).
         vggish_postprocess: apply VGGish's PCA + 8-bit postprocess (see the module docstring).
+        cpu_fusion: on a CPU in fp32, run the backbones through :func:`backbones.fuse_for_cpu` (same numbers to
+            float32 rounding, faster); False runs the plain modules. Networks of other types always run as given.
     """
 
     device: str = "auto"
     batch_size: int = 40
     precision: Precision = "fp32"
     vggish_postprocess: bool = True
+    cpu_fusion: bool = True
 
     def __post_init__(self) -> None:
         if not 1 <= self.batch_size <= 1024:
@@ -113,11 +127,20 @@ def prepare_inputs(path: str | Path, *, start: float = 0.0, duration: float | No
     Raises:
         MediaError: the file is missing, empty, corrupt or has no video stream.
     """
-    frames = sample_frames(path, start=start, duration=duration)  # (80, H, W, 3) uint8
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="mgn-audio") as pool:
+        audio = pool.submit(_audio_inputs, path, start, duration)  # its own ffmpeg process, beside the video's
+        frames = sample_frames(path, start=start, duration=duration)  # (80, H, W, 3) uint8
+        images, clips = resnet_inputs(frames), r2plus1d_inputs(frames)
+        log_mel, has_audio = audio.result()
+    return ModelInputs(log_mel, images, clips, has_audio=has_audio)
+
+
+def _audio_inputs(path: str | Path, start: float, duration: float | None) -> tuple[np.ndarray, bool]:
+    """VGGish's ``(10, 1, 96, 64)`` float32 examples of the file's audio and whether it has an audio stream."""
     waveform, has_audio = decode_audio(path, start=start, duration=duration)
     log_mel = _ten_examples(waveform).astype(np.float32)[:, None]  # (10, 1, 96, 64)
     assert log_mel.shape == (NUM_SEGMENTS, 1, EXAMPLE_FRAMES, MEL_BANDS)
-    return ModelInputs(log_mel, resnet_inputs(frames), r2plus1d_inputs(frames), has_audio=has_audio)
+    return log_mel, has_audio
 
 
 def warn_if_silent(path: str | Path, inputs: ModelInputs) -> None:
@@ -126,8 +149,61 @@ def warn_if_silent(path: str | Path, inputs: ModelInputs) -> None:
         warnings.warn(f"{path}: no audio stream; its audio features are those of silence", stacklevel=3)
 
 
+def _bf16_supported_on_cpu() -> bool:
+    """Whether this CPU computes bfloat16 natively through oneDNN (AVX-512 BF16 / AMX / AVX-NE-CONVERT)."""
+    check = getattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", None)
+    try:
+        return bool(check()) if check is not None else False
+    except RuntimeError:
+        return False
+
+
+def _bf16_cpu_copy(model: nn.Module) -> nn.Module:
+    """A bfloat16 copy of a network for the CPU, convolution weights channels-last (what oneDNN's bf16 kernels
+    want); faster than autocast, which casts every weight on every call."""
+    bf16 = copy.deepcopy(model).to(torch.bfloat16)
+    for module in bf16.modules():
+        if isinstance(module, (nn.Conv2d, nn.Conv3d)):
+            layout = torch.channels_last_3d if isinstance(module, nn.Conv3d) else torch.channels_last
+            module.weight.data = module.weight.data.contiguous(memory_format=layout)
+    return _Bf16Inputs(bf16)
+
+
+class _Bf16Inputs(nn.Module):
+    """Casts the float32 input to bfloat16 (channels-last when 4-D or 5-D) before the wrapped network."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.to(torch.bfloat16)
+        if x.ndim in (4, 5):
+            x = x.contiguous(memory_format=torch.channels_last if x.ndim == 4 else torch.channels_last_3d)
+        return self.model(x)
+
+
+_OURS = (backbones.ResNet152, backbones.R2Plus1D18, backbones.VGGish)
+
+
+def _distinct_rows(batch: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """Rows to compute and, for every row, which of them it equals: ``(kept (K,), inverse (N,))`` where equal adjacent
+    rows are computed once (the 80 frames of a video under 10 s repeat, so do those of a still picture); None when
+    no row repeats the one before it."""
+    if len(batch) < 2:
+        return None
+    changes = np.fromiter(
+        (not np.array_equal(batch[index], batch[index - 1]) for index in range(1, len(batch))), bool, len(batch) - 1
+    )
+    if changes.all():
+        return None
+    kept = np.flatnonzero(np.concatenate(([True], changes)))  # first row of each run of equal rows
+    inverse = np.concatenate(([0], np.cumsum(changes)))  # run of each row
+    return kept, inverse
+
+
 class FeatureExtractor:
-    """The three networks (eval mode, on one device) and VGGish's PCA parameters."""
+    """The three networks (eval mode, on one device, ready to run: see ``cpu_fusion``) and VGGish's PCA parameters."""
 
     def __init__(
         self,
@@ -144,8 +220,24 @@ class FeatureExtractor:
             raise ValueError("vggish_postprocess needs the VGGish PCA parameters (pca)")
         self.config = config
         self.device = resolve_device(config.device)
-        self.networks = {name: networks[name].to(self.device).eval() for name in NETWORKS}
+        self.networks = {name: self._prepared(networks[name].to(self.device).eval()) for name in NETWORKS}
         self.pca = pca
+
+    def _prepared(self, network: nn.Module) -> nn.Module:
+        """The module that computes: fused (CPU fp32), a bfloat16 copy (CPU bf16) or the network itself."""
+        if self.device.type != "cpu":
+            return network  # GPU: cuDNN as given (bf16 through autocast)
+        if self.config.precision == "bf16":
+            if not _bf16_supported_on_cpu():
+                warnings.warn(
+                    "precision bf16: this CPU has no native bfloat16 (AVX-512 BF16 / AMX); it is emulated and much "
+                    "slower than fp32",
+                    stacklevel=4,
+                )
+            return _bf16_cpu_copy(network)
+        if self.config.cpu_fusion and isinstance(network, _OURS) and backbones.cpu_fusion_available():
+            return backbones.fuse_for_cpu(network)
+        return network
 
     @classmethod
     def from_state_dicts(
@@ -177,24 +269,31 @@ class FeatureExtractor:
         pca = weights.load_pca_params(**where) if config.vggish_postprocess else None
         return cls.from_state_dicts(state_dicts, pca, config)
 
-    def _run(self, network: str, batch: np.ndarray) -> np.ndarray:
-        """One network over ``batch`` (float32, CPU), in chunks of ``batch_size``; float32 features on the CPU."""
+    def run_network(self, network: str, batch: np.ndarray) -> np.ndarray:
+        """One network (``vggish``, ``resnet152`` or ``r2plus1d_18``) over ``batch`` (float32, CPU), in chunks of
+        ``batch_size``; float32 features on the CPU. A row equal to the row before it is computed once."""
+        distinct = _distinct_rows(batch)
+        if distinct is not None:
+            batch = batch[distinct[0]]
         model = self.networks[network]
         outputs = []
-        autocast = self.config.precision == "bf16"
+        autocast = self.config.precision == "bf16" and self.device.type != "cpu"  # CPU: bfloat16 copies instead
         with torch.inference_mode(), torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=autocast):
             for start in range(0, len(batch), self.config.batch_size):
                 chunk = torch.from_numpy(batch[start : start + self.config.batch_size]).to(self.device)
                 outputs.append(model(chunk).float().cpu())
-        return torch.cat(outputs).numpy()
+        result = (outputs[0] if len(outputs) == 1 else torch.cat(outputs)).numpy()
+        if distinct is not None:
+            result = result[distinct[1]]  # back to one row per input row
+        return result
 
     def features(self, inputs: ModelInputs) -> ClipFeatures:
         """The clip's three feature arrays from its prepared inputs."""
-        audio = self._run("vggish", inputs.log_mel)  # (10, 128) raw embedding
+        audio = self.run_network("vggish", inputs.log_mel)  # (10, 128) raw embedding
         if self.config.vggish_postprocess:
             audio = vggish_postprocess(audio, self.pca.eigen_vectors.numpy(), self.pca.means.numpy())
-        visual = self._run("resnet152", inputs.images)  # (80, 2048)
-        visual_st = self._run("r2plus1d_18", inputs.clips)  # (10, 512)
+        visual = self.run_network("resnet152", inputs.images)  # (80, 2048)
+        visual_st = self.run_network("r2plus1d_18", inputs.clips)  # (10, 512)
         assert visual.shape == (NUM_FRAMES, 2048) and visual_st.shape == (NUM_SEGMENTS, 512)
         return ClipFeatures(audio.astype(np.float32), visual.astype(np.float32), visual_st.astype(np.float32))
 
