@@ -23,7 +23,8 @@ def test_ruff(command: list[str]) -> None:
 def test_explore_and_metrics_do_not_import_gradio_or_torch() -> None:
     """The layering of ARCHITECTURE.md: figures and metrics are importable without the UI or the models."""
     code = (
-        "import sys, mgn.metrics, mgn.explore.clips, mgn.explore.timeline, mgn.explore.dashboard, "
+        "import sys, mgn.metrics, mgn.explore.clips, mgn.explore.timeline, mgn.explore.dashboard, mgn.explore.memo, "
+        "mgn.explore.checks, mgn.explore.player, mgn.explore.parsed, mgn.events, "
         "mgn.explore.embeddings; bad = {'gradio', 'torch'} & set(sys.modules); assert not bad, bad"
     )
     subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, check=True)

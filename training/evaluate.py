@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import get_args
 
 from mgn.checkpoint import load_any_checkpoint
-from mgn.data.llp import LLPLayout, load_annotations, load_split
+from mgn.data.llp import DENSE_SPLITS, LLPLayout, load_annotations, load_split
 from mgn.device import resolve_device
 from mgn.export import PREDICTION_FILES, read_prediction_csvs, write_prediction_csvs
 from mgn.inference import Gate, predict
@@ -81,7 +81,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="folder whose AVVP_eval_audio.csv / AVVP_eval_visual.csv replace the data's (e.g. corrected labels from "
         "python -m mgn.annotations export)",
     )
-    parser.add_argument("--split", choices=("val", "test"), default="test")
+    parser.add_argument("--split", choices=DENSE_SPLITS, default="test")
     parser.add_argument("--json", help="write the scores as JSON to this file")
     parser.add_argument("--csv-dir", help="write the predictions in the official eval-CSV format into this folder")
     parser.add_argument("--force", action="store_true", help="overwrite an existing --json file or --csv-dir CSVs")
