@@ -379,14 +379,19 @@ def cpu_fusion_available() -> bool:
     return bool(torch.allclose(fused, expected, rtol=1e-4, atol=1e-4))
 
 
+_PACKED_SHAPES = 2  # reordered weights kept per convolution: the (at most two) chunk sizes of a near-even split
+_MIN_PACKED_BATCH = 8  # below this, pass the plain weight: reordering it once costs more than it saves
 _PACK_LOCK = threading.Lock()
 
 
 class _FusedConv(nn.Module):
     """Convolution (+ folded BatchNorm) (+ ReLU), one oneDNN call; float32, CPU, inference only.
 
-    The weight is reordered into oneDNN's blocked layout on the first call (for that call's input shape; other batch
-    sizes reuse it) rather than on every call, as a plain ``nn.Conv2d`` / ``nn.Conv3d`` does.
+    A plain ``nn.Conv2d`` / ``nn.Conv3d`` reorders its weight into oneDNN's blocked layout on every call. This keeps it
+    reordered per input shape and thread count (the last two seen, batches of 8 or more): oneDNN's preferred layout
+    depends on both, so a weight reordered for another shape would be reordered again on every call, slowly. Reordering
+    all of ResNet-152's weights takes about 1.5 s (oneDNN picks its kernels for the shape); smaller batches pass the
+    plain weight, which oneDNN reorders per call as ``nn.Conv2d`` does.
     """
 
     def __init__(self, conv: nn.Conv2d | nn.Conv3d, norm: nn.BatchNorm2d | nn.BatchNorm3d | None, relu: bool) -> None:
@@ -397,22 +402,25 @@ class _FusedConv(nn.Module):
             weight, bias = fuse_conv_bn_weights(
                 weight, bias, norm.running_mean, norm.running_var, norm.eps, norm.weight, norm.bias
             )
+        self.register_buffer("weight", weight.detach().float().contiguous(), persistent=False)
         self.register_buffer("bias", None if bias is None else bias.detach().float().contiguous(), persistent=False)
         self.geometry = (list(conv.padding), list(conv.stride), list(conv.dilation), conv.groups)
         self.activation = "relu" if relu else "none"
-        self._weight: Tensor | None = weight.detach().float().contiguous()  # until reordered
-        self._packed: Tensor | None = None  # oneDNN layout (an mkldnn tensor)
+        self.packed: dict[tuple, Tensor] = {}  # (input shape, threads) -> weight in oneDNN's layout, oldest first
 
     def _weight_for(self, x: Tensor) -> Tensor:
-        packed = self._packed
-        if packed is None:
-            with _PACK_LOCK:  # two threads may call the network at once
-                if self._packed is None:
-                    reorder = torch.ops.mkldnn._reorder_convolution_weight
-                    self._packed = reorder(self._weight, *self.geometry, list(x.shape))
-                    self._weight = None  # one copy of the weights is enough
-                packed = self._packed
-        return packed
+        key = (tuple(x.shape), torch.get_num_threads())
+        weight = self.packed.get(key)
+        if weight is not None:
+            return weight
+        if x.shape[0] < _MIN_PACKED_BATCH:
+            return self.weight
+        weight = torch.ops.mkldnn._reorder_convolution_weight(self.weight, *self.geometry, list(x.shape))
+        with _PACK_LOCK:  # two threads may run the network at once
+            self.packed[key] = weight
+            while len(self.packed) > _PACKED_SHAPES:
+                del self.packed[next(iter(self.packed))]
+        return weight
 
     def forward(self, x: Tensor) -> Tensor:
         return torch.ops.mkldnn._convolution_pointwise(

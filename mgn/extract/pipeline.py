@@ -29,7 +29,6 @@ from __future__ import annotations
 import copy
 import warnings
 from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -127,20 +126,11 @@ def prepare_inputs(path: str | Path, *, start: float = 0.0, duration: float | No
     Raises:
         MediaError: the file is missing, empty, corrupt or has no video stream.
     """
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="mgn-audio") as pool:
-        audio = pool.submit(_audio_inputs, path, start, duration)  # its own ffmpeg process, beside the video's
-        frames = sample_frames(path, start=start, duration=duration)  # (80, H, W, 3) uint8
-        images, clips = resnet_inputs(frames), r2plus1d_inputs(frames)
-        log_mel, has_audio = audio.result()
-    return ModelInputs(log_mel, images, clips, has_audio=has_audio)
-
-
-def _audio_inputs(path: str | Path, start: float, duration: float | None) -> tuple[np.ndarray, bool]:
-    """VGGish's ``(10, 1, 96, 64)`` float32 examples of the file's audio and whether it has an audio stream."""
+    frames = sample_frames(path, start=start, duration=duration)  # (80, H, W, 3) uint8
     waveform, has_audio = decode_audio(path, start=start, duration=duration)
     log_mel = _ten_examples(waveform).astype(np.float32)[:, None]  # (10, 1, 96, 64)
     assert log_mel.shape == (NUM_SEGMENTS, 1, EXAMPLE_FRAMES, MEL_BANDS)
-    return log_mel, has_audio
+    return ModelInputs(log_mel, resnet_inputs(frames), r2plus1d_inputs(frames), has_audio=has_audio)
 
 
 def warn_if_silent(path: str | Path, inputs: ModelInputs) -> None:
@@ -270,18 +260,19 @@ class FeatureExtractor:
         return cls.from_state_dicts(state_dicts, pca, config)
 
     def run_network(self, network: str, batch: np.ndarray) -> np.ndarray:
-        """One network (``vggish``, ``resnet152`` or ``r2plus1d_18``) over ``batch`` (float32, CPU), in chunks of
-        ``batch_size``; float32 features on the CPU. A row equal to the row before it is computed once."""
+        """One network (``vggish``, ``resnet152`` or ``r2plus1d_18``) over ``batch`` (float32, CPU), in chunks of at
+        most ``batch_size`` rows, of near-equal sizes (80 frames: two of 40); float32 features on the CPU. A row equal
+        to the row before it is computed once."""
         distinct = _distinct_rows(batch)
         if distinct is not None:
             batch = batch[distinct[0]]
         model = self.networks[network]
         outputs = []
         autocast = self.config.precision == "bf16" and self.device.type != "cpu"  # CPU: bfloat16 copies instead
+        chunks = -(-len(batch) // self.config.batch_size)  # as many as batch_size needs, of near-equal sizes
         with torch.inference_mode(), torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=autocast):
-            for start in range(0, len(batch), self.config.batch_size):
-                chunk = torch.from_numpy(batch[start : start + self.config.batch_size]).to(self.device)
-                outputs.append(model(chunk).float().cpu())
+            for chunk in np.array_split(batch, chunks):
+                outputs.append(model(torch.from_numpy(chunk).to(self.device)).float().cpu())
         result = (outputs[0] if len(outputs) == 1 else torch.cat(outputs)).numpy()
         if distinct is not None:
             result = result[distinct[1]]  # back to one row per input row

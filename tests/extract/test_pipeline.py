@@ -120,6 +120,24 @@ def test_fused_backbones_reproduce_the_reference(extractor, fixtures, name: str)
     torch.testing.assert_close(output, reference, rtol=1e-5, atol=1e-5 * reference.abs().max().item())
 
 
+@pytest.mark.slow
+@needs_fusion
+def test_fused_weights_reordered_for_a_shape_give_the_same_numbers(extractor) -> None:
+    """A batch of 8 runs on weights reordered once for its shape (and kept); batches of 4 on the plain weights."""
+    rng = np.random.default_rng(2)
+    items = {"vggish": (1, 96, 64), "resnet152": (3, 32, 32), "r2plus1d_18": (3, 8, 16, 16)}  # small images, clips
+    for name, item in items.items():
+        fused = extractor.networks[name]
+        x = torch.from_numpy(rng.standard_normal((8, *item)).astype(np.float32))
+        with torch.inference_mode():
+            whole = fused(x)
+            halves = torch.cat([fused(x[:4]), fused(x[4:])])
+        first = next(module for module in fused.modules() if hasattr(module, "packed"))
+        assert (tuple(x.shape), torch.get_num_threads()) in first.packed, name
+        assert all(key[0][0] >= 8 for key in first.packed), name  # batches of 4 were not reordered for
+        torch.testing.assert_close(whole, halves, rtol=1e-5, atol=1e-5 * whole.abs().max().item())
+
+
 def test_fuse_for_cpu_refuses_other_modules_and_training_mode() -> None:
     if not backbones.cpu_fusion_available():
         with pytest.raises(RuntimeError, match="no oneDNN"):
