@@ -1,9 +1,13 @@
 """The edit log as JSON lines: what a session-only (hosted) store hands the user, and reads back later.
 
-Line 1 is a header ``{"format": "mgn.annotations.edits", "schema_version": 1, "segments": 10}``; then one object per
+Line 1 is a header ``{"format": "mgn.annotations.edits", "schema_version": 2, "segments": 10}``; then one object per
 new-clip declaration (``"kind": "new_clip"``) and one per edit (``"kind": "edit"``), in the order they were stored.
 Rows refer to each other by ``uid`` (an undo / redo names the uid of its target), never by database id, so logs
 from different databases can be merged. Every field is validated on reading; errors name the line.
+
+Versions: a version-2 edit has a ``batch`` field (the uid shared by the rows of a grouped edit, or null); logs of
+version 1 (written before grouped edits) are read too, their edits without ``batch``. A log of a newer version is
+refused, naming the version.
 """
 
 from __future__ import annotations
@@ -16,7 +20,6 @@ from datetime import datetime
 
 from mgn.annotations.errors import AnnotationError
 from mgn.annotations.records import Edit, NewClip
-from mgn.annotations.schema import SCHEMA_VERSION
 from mgn.annotations.validation import (
     check_author,
     check_class,
@@ -28,14 +31,15 @@ from mgn.annotations.validation import (
 from mgn.data.annotations import parse_filename
 from mgn.labels import NUM_SEGMENTS
 
-__all__ = ["LOG_FORMAT", "LoggedClip", "LoggedEdit", "dump_log", "parse_log"]
+__all__ = ["LOG_FORMAT", "LOG_VERSIONS", "LoggedClip", "LoggedEdit", "dump_log", "parse_log"]
 
 LOG_FORMAT = "mgn.annotations.edits"
-_HEADER = {"format": LOG_FORMAT, "schema_version": SCHEMA_VERSION, "segments": NUM_SEGMENTS}
+LOG_VERSIONS = (1, 2)  # log versions this code reads (the header's schema_version); it writes the last
+_HEADER = {"format": LOG_FORMAT, "schema_version": LOG_VERSIONS[-1], "segments": NUM_SEGMENTS}
 _ACTIONS = ("set", "undo", "redo")
 _TOKEN = re.compile(r"[A-Za-z0-9_.:-]{1,64}")  # uids and session ids
 _CLIP_KEYS = {"kind", "uid", "clip", "labels", "author", "timestamp", "session"}
-_EDIT_KEYS = {
+_EDIT_KEYS_V1 = {
     "kind",
     "uid",
     "clip",
@@ -50,6 +54,7 @@ _EDIT_KEYS = {
     "session",
     "version",
 }
+_EDIT_KEYS = _EDIT_KEYS_V1 | {"batch"}
 
 
 @dataclass(frozen=True)
@@ -104,6 +109,7 @@ def dump_log(new_clips: Sequence[NewClip], edits: Sequence[Edit]) -> str:
                     "timestamp": edit.timestamp,
                     "session": edit.session,
                     "version": edit.version,
+                    "batch": edit.batch,
                 }
             )
         )
@@ -148,6 +154,7 @@ def _parse_clip(record: dict, where: str, line: int) -> LoggedClip:
 
 
 def _parse_edit(record: dict, where: str, line: int) -> LoggedEdit:
+    batch = record.get("batch")
     action = record["action"]
     if action not in _ACTIONS:
         raise AnnotationError(f"{where}action {action!r}: expected one of {_ACTIONS}")
@@ -171,6 +178,7 @@ def _parse_edit(record: dict, where: str, line: int) -> LoggedEdit:
         action=action,
         target=None,
         uid=_token(record["uid"], "uid", where),
+        batch=None if batch is None else _token(batch, "batch", where),
     )
     return LoggedEdit(edit, None if target is None else _token(target, "target", where), line)
 
@@ -200,14 +208,24 @@ def parse_log(text: str | bytes, source: str = "edit log") -> tuple[list[LoggedC
         if not isinstance(record, dict):
             raise AnnotationError(f"{source}, line {number}: expected a JSON object")
         records.append((number, record))
-    if not records or records[0][1] != _HEADER:
-        found = records[0][1] if records else "nothing"
-        raise AnnotationError(f"{source}: expected the header {json.dumps(_HEADER)} on line 1, found {found}")
+    header = records[0][1] if records else None
+    version = header.get("schema_version") if isinstance(header, dict) else None
+    version = None if isinstance(version, bool) else version
+    if version not in LOG_VERSIONS or header != {**_HEADER, "schema_version": version}:
+        if isinstance(version, int) and version > LOG_VERSIONS[-1]:
+            raise AnnotationError(
+                f"{source}: edit log of version {version}, newer than this version of mgn reads (up to "
+                f"{LOG_VERSIONS[-1]}); upgrade mgn to import it"
+            )
+        raise AnnotationError(
+            f"{source}: expected the header {json.dumps(_HEADER)} on line 1, found {header if records else 'nothing'}"
+        )
+    edit_keys = _EDIT_KEYS_V1 if version == 1 else _EDIT_KEYS
     clips, edits = [], []
     for number, record in records[1:]:
         where = f"{source}, line {number}: "
         kind = record.get("kind")
-        keys = {"new_clip": _CLIP_KEYS, "edit": _EDIT_KEYS}.get(kind)
+        keys = {"new_clip": _CLIP_KEYS, "edit": edit_keys}.get(kind)
         if keys is None:
             raise AnnotationError(f"{where}kind {kind!r}: expected 'new_clip' or 'edit'")
         if set(record) != keys:

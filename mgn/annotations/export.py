@@ -22,34 +22,45 @@ store's current labels, and the new clips to declare.
 
 from __future__ import annotations
 
+import dataclasses
+import io
+import tempfile
+import zipfile
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import numpy as np
 
 from mgn.annotations.errors import AnnotationError
 from mgn.annotations.records import Change, Edit, ExportResult, NewClip, RowKey, current_rows
 from mgn.annotations.source import DataSource, EvalFile, read_eval_file
-from mgn.annotations.validation import EDITABLE_MODALITIES, check_new_clip_name, segments_to_text
-from mgn.data.annotations import dense_ground_truth, find_ignored_rows, read_weak_labels
+from mgn.annotations.validation import EDITABLE_MODALITIES, check_labels, check_new_clip_name, segments_to_text
+from mgn.data.annotations import LLPFormatError, dense_ground_truth, find_ignored_rows, read_weak_labels
 from mgn.events import find_events
 from mgn.io import atomic_path
 from mgn.labels import CLASS_TO_INDEX, CLASSES, NUM_CLASSES, NUM_SEGMENTS
 
 __all__ = [
+    "ARCHIVE_LOG",
     "DIFF_COLUMNS",
     "EXPORT_FILES",
     "ExportFolder",
     "FolderChanges",
     "compute_changes",
+    "export_archive",
+    "export_texts",
     "exported_labels",
     "folder_changes",
+    "read_archive",
     "read_folder",
     "write_export",
 ]
 
+ARCHIVE_LOG = "annotation_edits.jsonl"  # the edit log inside an export archive
+MAX_ARCHIVE_BYTES = 256 * 1024 * 1024  # an uploaded archive's members, uncompressed, at most
+_ARCHIVE_DATE = (2020, 1, 1, 0, 0, 0)
 EXPORT_FILES = {
     "audio": "AVVP_eval_audio.csv",
     "visual": "AVVP_eval_visual.csv",
@@ -168,7 +179,9 @@ def _new_clips_text(new_clips: Sequence[NewClip], changes: Sequence[Change]) -> 
 
 def _data_files(source: DataSource) -> list[Path]:
     layout = source.layout
-    files = [file.path for file in source.eval_files.values()]
+    if layout is None:
+        return []
+    files = [file.path for file in source.eval_files.values() if file.path is not None]
     files.extend(layout.split_csv(split) for split in ("train", "val", "test"))
     files.append(layout.resolve(layout.full_csv))
     return [path for path in files if path.is_file()]
@@ -188,6 +201,34 @@ def _check_targets(out_dir: Path, targets: dict[str, Path], source: DataSource, 
             f"export folder {out_dir} already holds {', '.join(path.name for path in existing)}; choose a new "
             "folder, or force=True (--force) to replace them"
         )
+
+
+def export_texts(
+    source: DataSource, edits: Sequence[Edit], new_clips: Sequence[NewClip]
+) -> tuple[dict[str, str], list[Change]]:
+    """The text of each file of the module docstring (keys of ``EXPORT_FILES``), and the changes they hold.
+
+    Args:
+        edits: every edit of the store, in id order.
+        new_clips: the current declaration of every new clip, in the order they were added.
+    """
+    changes = compute_changes(source, edits, new_clips)
+    texts = {
+        modality: _eval_text(source.eval_files[modality], [change for change in changes if change.modality == modality])
+        for modality in EDITABLE_MODALITIES
+    }
+    texts["diff"] = _diff_text(changes)
+    texts["new_clips"] = _new_clips_text(new_clips, changes)
+    return texts, changes
+
+
+def _result(files: dict[str, Path], changes: Sequence[Change], new_clips: Sequence[NewClip]) -> ExportResult:
+    return ExportResult(
+        files=files,
+        changes=len(changes),
+        clips=len({change.clip for change in changes} | {clip.clip for clip in new_clips}),
+        new_clips=len(new_clips),
+    )
 
 
 def write_export(
@@ -213,22 +254,35 @@ def write_export(
     targets = {key: out_dir / name for key, name in EXPORT_FILES.items()}
     _check_targets(out_dir, targets, source, force)
     out_dir.mkdir(parents=True, exist_ok=True)
-    changes = compute_changes(source, edits, new_clips)
-    texts = {
-        modality: _eval_text(source.eval_files[modality], [change for change in changes if change.modality == modality])
-        for modality in EDITABLE_MODALITIES
-    }
-    texts["diff"] = _diff_text(changes)
-    texts["new_clips"] = _new_clips_text(new_clips, changes)
+    texts, changes = export_texts(source, edits, new_clips)
     for key, path in targets.items():
         with atomic_path(path) as temporary:
             temporary.write_bytes(texts[key].encode("utf-8"))
-    return ExportResult(
-        files=targets,
-        changes=len(changes),
-        clips=len({change.clip for change in changes} | {clip.clip for clip in new_clips}),
-        new_clips=len(new_clips),
-    )
+    return _result(targets, changes, new_clips)
+
+
+def export_archive(
+    source: DataSource, edits: Sequence[Edit], new_clips: Sequence[NewClip], edit_log: str
+) -> tuple[bytes, ExportResult]:
+    """The export as one zip (for a download): the four files of the module docstring and ``ARCHIVE_LOG``
+    (the edit log, ``mgn.annotations.edit_log``), all at the top level. ``ExportResult.files`` hold the member
+    names, as paths relative to the archive."""
+    texts, changes = export_texts(source, edits, new_clips)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for key, name in EXPORT_FILES.items():
+            archive.writestr(_member(name), texts[key].encode("utf-8"))
+        archive.writestr(_member(ARCHIVE_LOG), edit_log.encode("utf-8"))
+    files = {key: Path(name) for key, name in EXPORT_FILES.items()} | {"log": Path(ARCHIVE_LOG)}
+    return buffer.getvalue(), _result(files, changes, new_clips)
+
+
+def _member(name: str) -> zipfile.ZipInfo:
+    """A zip member with a fixed date: the same labels give the same archive bytes."""
+    info = zipfile.ZipInfo(name, date_time=_ARCHIVE_DATE)
+    info.compress_type = zipfile.ZIP_DEFLATED
+    info.external_attr = 0o644 << 16
+    return info
 
 
 # -------------------------------------------------------------------------------------------------------- reading back
@@ -267,9 +321,59 @@ def read_folder(folder: str | Path) -> ExportFolder:
     if path.is_file():
         weak = read_weak_labels(path)
         for line, filename, labels in zip(weak.index, weak["filename"], weak["event_labels"]):
-            names = tuple(name for name in CLASSES if name in labels.split(","))
-            new_clips.append((filename, names, int(line)))
+            new_clips.append((filename, check_labels(labels, f"{path}, line {line}: clip {filename!r}: "), int(line)))
     return ExportFolder(folder, eval_files, tuple(new_clips))
+
+
+def read_archive(data: bytes, source: str = "archive") -> tuple[str | None, ExportFolder | None]:
+    """Read an export archive (``export_archive``, or a zip of a folder written by ``write_export``): its edit log
+    (None when absent) and its files, parsed (None when the archive holds the log only). Members are found by name,
+    at the top level or in one folder; nothing is extracted anywhere else. Errors name ``source`` and the member.
+
+    Raises:
+        AnnotationError: not a zip, a member missing, duplicated, too large, or malformed.
+    """
+    if not isinstance(data, (bytes, bytearray)):
+        raise AnnotationError(f"{source}: expected the bytes of a zip archive, got {type(data).__name__}")
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except zipfile.BadZipFile as error:
+        raise AnnotationError(f"{source}: not a zip archive ({error}); expected an annotation export") from None
+    wanted = {*EXPORT_FILES.values(), ARCHIVE_LOG}
+    with archive:
+        found: dict[str, zipfile.ZipInfo] = {}
+        for info in archive.infolist():
+            parts = PurePosixPath(info.filename).parts
+            name = parts[-1] if parts else ""
+            if info.is_dir() or name not in wanted or len(parts) > 2:
+                continue
+            if name in found:
+                raise AnnotationError(f"{source}: two members named {name} ({found[name].filename}, {info.filename})")
+            found[name] = info
+        if sum(info.file_size for info in found.values()) > MAX_ARCHIVE_BYTES:
+            raise AnnotationError(f"{source}: its annotation files exceed {MAX_ARCHIVE_BYTES // 2**20} MiB")
+        contents = {name: archive.read(info) for name, info in found.items()}
+    log = contents.pop(ARCHIVE_LOG, None)
+    if log is not None:
+        try:
+            log = log.decode("utf-8")
+        except UnicodeDecodeError as error:
+            raise AnnotationError(f"{source}: {ARCHIVE_LOG} is not UTF-8 text ({error})") from None
+        if not contents:  # the edit log alone (what a session download may be reduced to)
+            return log, None
+    with tempfile.TemporaryDirectory(prefix="mgn-import-") as temporary:
+        for name, content in contents.items():
+            (Path(temporary) / name).write_bytes(content)
+        try:
+            folder = read_folder(temporary)
+        except (AnnotationError, LLPFormatError) as error:
+            message = str(error).replace(f"import folder {temporary}", source).replace(temporary, source)
+            raise AnnotationError(message) from None
+    eval_files = {
+        modality: dataclasses.replace(file, path=Path(source) / EXPORT_FILES[modality])
+        for modality, file in folder.eval_files.items()
+    }
+    return log, ExportFolder(Path(source), eval_files, folder.new_clips)
 
 
 def _current_matrix(source: DataSource, clips: Sequence[str], edits: Sequence[Edit]) -> np.ndarray:

@@ -32,9 +32,12 @@ from mgn.labels import CLASSES, NUM_CLASSES, NUM_SEGMENTS
 
 __all__ = [
     "RANKING_COLUMNS",
+    "apply_platt",
     "calibrate",
+    "calibration_parameters",
     "precision_recall_at_k",
     "rank_by_confidence",
+    "platt_parameters",
     "rank_label_errors",
 ]
 
@@ -96,8 +99,12 @@ def _objective(a: np.ndarray, b: np.ndarray, x: np.ndarray, y: np.ndarray, stren
     return (np.logaddexp(0.0, z) - y * z).sum(1) + 0.5 * strength * ((a - 1.0) ** 2 + b**2)
 
 
-def calibrate(prob: np.ndarray, labels: np.ndarray, prior_strength: float = 1.0) -> np.ndarray:
-    """Platt-scale each group of cells against its labels: ``sigmoid(a * logit(p) + b)`` per group.
+def _logit(prob: np.ndarray) -> np.ndarray:
+    return np.log(np.clip(prob, _EPSILON, 1 - _EPSILON)) - np.log(np.clip(1 - prob, _EPSILON, 1 - _EPSILON))
+
+
+def platt_parameters(prob: np.ndarray, labels: np.ndarray, prior_strength: float = 1.0) -> np.ndarray:
+    """Fit Platt scaling ``sigmoid(a * logit(p) + b)`` to each group of cells.
 
     Args:
         prob: ``(G, S)`` probabilities (a group = one (modality, class); S = its cells, e.g. N * T).
@@ -106,9 +113,9 @@ def calibrate(prob: np.ndarray, labels: np.ndarray, prior_strength: float = 1.0)
             positives (or without negatives) finite and close to the model's own probabilities.
 
     Returns:
-        ``(G, S)`` calibrated probabilities (float64). Deterministic (damped Newton, at most 50 steps).
+        ``(G, 2)`` float64: (a, b) per group. Deterministic (damped Newton, at most 50 steps).
     """
-    x = np.log(np.clip(prob, _EPSILON, 1 - _EPSILON)) - np.log(np.clip(1 - prob, _EPSILON, 1 - _EPSILON))  # (G, S)
+    x = _logit(prob)  # (G, S)
     y = labels.astype(np.float64)
     groups = x.shape[0]
     a, b = np.ones(groups), np.zeros(groups)
@@ -136,7 +143,50 @@ def calibrate(prob: np.ndarray, labels: np.ndarray, prior_strength: float = 1.0)
         loss = _objective(a, b, x, y, prior_strength)
         if max(np.abs(scale * step_a).max(), np.abs(scale * step_b).max()) < _NEWTON_TOLERANCE:
             break
-    return 1.0 / (1.0 + np.exp(-(a[:, None] * x + b[:, None])))
+    return np.stack([a, b], axis=1)
+
+
+def apply_platt(prob: np.ndarray, parameters: np.ndarray) -> np.ndarray:
+    """``(G, S)`` probabilities, ``(G, 2)`` (a, b) -> ``(G, S)`` calibrated probabilities (float64)."""
+    return 1.0 / (1.0 + np.exp(-(parameters[:, :1] * _logit(prob) + parameters[:, 1:])))
+
+
+def calibrate(prob: np.ndarray, labels: np.ndarray, prior_strength: float = 1.0) -> np.ndarray:
+    """Platt-scale each group of cells against its labels (``platt_parameters`` then ``apply_platt``).
+
+    Args:
+        prob: ``(G, S)`` probabilities. labels: ``(G, S)`` 0/1. prior_strength: see ``platt_parameters``.
+
+    Returns:
+        ``(G, S)`` calibrated probabilities (float64).
+    """
+    return apply_platt(prob, platt_parameters(prob, labels, prior_strength))
+
+
+def _groups(array: np.ndarray) -> np.ndarray:
+    """``(M, N, C, T)`` -> ``(M * C, N * T)``: one row per (modality, class)."""
+    modalities, count = array.shape[:2]
+    return array.transpose(0, 2, 1, 3).reshape(modalities * NUM_CLASSES, count * NUM_SEGMENTS)
+
+
+def calibration_parameters(
+    prob_audio: np.ndarray,
+    prob_visual: np.ndarray,
+    gt_audio: np.ndarray,
+    gt_visual: np.ndarray,
+    filenames: Sequence[str],
+    *,
+    prior_strength: float = 1.0,
+) -> np.ndarray:
+    """The per-(modality, class) calibration that ``rank_label_errors`` fits, fitted once to be reused
+    (``calibration=``): ``(M, C, 2)`` float64 (a, b), M = 2 (audio, visual). Arguments as ``rank_label_errors``.
+
+    A few corrected labels barely move two parameters fitted on thousands of cells: an editor fits this once with
+    the original labels and then ranks the corrected ones at the cost of the thresholding alone.
+    """
+    prob, labels, _ = _check_inputs(prob_audio, prob_visual, gt_audio, gt_visual, filenames)
+    fitted = platt_parameters(_groups(prob), _groups(labels), prior_strength)  # (M * C, 2)
+    return fitted.reshape(len(EDITABLE_MODALITIES), NUM_CLASSES, 2)
 
 
 def _frame(
@@ -174,6 +224,7 @@ def rank_label_errors(
     low: float = 0.1,
     calibrated: bool = True,
     prior_strength: float = 1.0,
+    calibration: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Cells where the (calibrated) model is confident against the label, most likely error first.
 
@@ -185,6 +236,8 @@ def rank_label_errors(
         low: a label-1 cell is flagged when its probability is at most ``low``.
         calibrated: recalibrate per (modality, class) first (see the module docstring); False uses raw probabilities.
         prior_strength: the calibration's pull towards the model's own probabilities, in cells.
+        calibration: ``(M, C, 2)`` parameters from ``calibration_parameters`` to use instead of fitting them to these
+            labels (with ``calibrated``); None fits them here.
 
     Returns:
         DataFrame with ``RANKING_COLUMNS``: filename, class, modality ('audio' / 'visual'), segment (0..9), label
@@ -198,9 +251,17 @@ def rank_label_errors(
     high, low = _check_threshold(high, "high"), _check_threshold(low, "low")
     if calibrated:
         modalities, count = prob.shape[:2]
-        groups = prob.transpose(0, 2, 1, 3).reshape(modalities * NUM_CLASSES, -1)  # (M * C, N * T)
-        group_labels = labels.transpose(0, 2, 1, 3).reshape(modalities * NUM_CLASSES, -1)
-        fitted = calibrate(groups, group_labels, prior_strength)
+        if calibration is None:
+            parameters = platt_parameters(_groups(prob), _groups(labels), prior_strength)  # (M * C, 2)
+        else:
+            parameters = np.asarray(calibration, dtype=np.float64)
+            if parameters.shape != (modalities, NUM_CLASSES, 2) or not np.isfinite(parameters).all():
+                raise ValueError(
+                    f"calibration has shape {parameters.shape}; expected finite (M, C, 2) = ({modalities}, "
+                    f"{NUM_CLASSES}, 2) parameters from calibration_parameters"
+                )
+            parameters = parameters.reshape(modalities * NUM_CLASSES, 2)
+        fitted = apply_platt(_groups(prob), parameters)  # (M * C, N * T)
         confidence = fitted.reshape(modalities, NUM_CLASSES, count, NUM_SEGMENTS).transpose(0, 2, 1, 3)  # (M, N, C, T)
     else:
         confidence = prob

@@ -21,6 +21,7 @@ __all__ = [
     "NewClip",
     "RowKey",
     "current_rows",
+    "top_group",
     "undo_stacks",
 ]
 
@@ -46,6 +47,7 @@ class Edit:
     action: str  # 'set'; or 'undo' / 'redo' of the 'set' edit `target`
     target: int | None  # id of the 'set' edit an undo / redo reverts / re-applies; None for 'set'
     uid: str  # globally unique (merging sessions: export_edits / import_edits)
+    batch: str | None = None  # shared by the rows of one grouped edit (undone / redone together); None: alone
 
     @property
     def row(self) -> RowKey:
@@ -104,7 +106,7 @@ class ImportResult:
 class ExportResult:
     """The files an export wrote, and what they hold."""
 
-    files: dict[str, Path]  # 'audio', 'visual', 'diff', 'new_clips' -> path
+    files: dict[str, Path]  # 'audio', 'visual', 'diff', 'new_clips' (and 'log' in an archive) -> path
     changes: int  # rows that differ from the data (lines of the diff file)
     clips: int  # clips with at least one changed row (new clips included)
     new_clips: int
@@ -116,6 +118,21 @@ def current_rows(edits: Iterable[Edit]) -> dict[RowKey, Segments]:
     for edit in edits:
         rows[edit.row] = edit.after
     return rows
+
+
+def top_group(stack: Sequence[Edit]) -> list[Edit]:
+    """The rows one undo / redo takes off the top of a stack (``undo_stacks``): the top row, and the rows below it
+    of the same batch; top first."""
+    if not stack:
+        return []
+    top = stack[-1]
+    group = [top]
+    if top.batch is not None:
+        for edit in reversed(stack[:-1]):
+            if edit.batch != top.batch:
+                break
+            group.append(edit)
+    return group
 
 
 def undo_stacks(edits: Sequence[Edit]) -> tuple[list[Edit], list[Edit]]:

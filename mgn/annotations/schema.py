@@ -1,12 +1,13 @@
 """The annotation database: SQLite file checks, versioned migrations, and the connection settings.
 
-Schema (version 1, ``PRAGMA user_version``; ``PRAGMA application_id`` = ``0x4D474E41``, "MGNA"):
+Schema (version 2, ``PRAGMA user_version``; ``PRAGMA application_id`` = ``0x4D474E41``, "MGNA"):
 
 - ``edits``: one append-only row per change of one (clip, class, modality) row of segments: ``uid`` (globally unique,
   for merging sessions), ``clip``, ``class``, ``modality`` ('audio' / 'visual'), ``before`` / ``after`` (10
   characters '0'/'1', segment 0 first), ``action`` ('set', or 'undo' / 'redo' of the 'set' row ``target``),
   ``author``, ``timestamp`` (ISO 8601, UTC), ``session``, ``version`` (the clip's version after the row: 1, 2, ...;
-  unique per clip). Triggers refuse UPDATE and DELETE.
+  unique per clip), ``batch`` (since version 2: the uid shared by the rows of one grouped edit of a clip, which undo
+  and redo treat as one step; NULL for a single row). Triggers refuse UPDATE and DELETE.
 - ``new_clips``: append-only rows declaring videos that are not in the data, with their video-level labels (the
   latest row of a clip holds its current labels).
 - ``meta``: key / value strings (``application``, ``created``).
@@ -90,8 +91,13 @@ def _migrate_to_v1(connection: sqlite3.Connection) -> None:
         connection.execute(statement)
 
 
+def _migrate_to_v2(connection: sqlite3.Connection) -> None:
+    """Grouped edits: ``edits.batch`` (NULL for the rows written before, each its own step)."""
+    connection.execute("ALTER TABLE edits ADD COLUMN batch TEXT")
+
+
 Migration = Callable[[sqlite3.Connection], None]
-MIGRATIONS: tuple[Migration, ...] = (_migrate_to_v1,)  # MIGRATIONS[i] upgrades schema version i to i + 1
+MIGRATIONS: tuple[Migration, ...] = (_migrate_to_v1, _migrate_to_v2)  # MIGRATIONS[i] upgrades schema version i to i + 1
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -5,6 +5,10 @@ split only), the two dense eval CSVs (parsed, and also kept line by line so that
 does not change, byte for byte), and the dense ground truth of every clip, built exactly like the official
 evaluation (``mgn.data.annotations.dense_ground_truth``). A clip with weak labels but no dense rows is all zeros.
 
+A ``DataSource`` is immutable (its arrays are read-only), so one can be shared by many stores, e.g. the session-only
+stores of a hosted explorer (read the data once, not once per visitor). ``DataSource.empty()`` is the source of a
+store without a dataset: only clips added with ``add_clip`` (one's own videos) can be annotated.
+
 Notation: N clips, C = 25 classes, T = 10 segments; M = 2 modalities in ``EDITABLE_MODALITIES`` order.
 """
 
@@ -19,6 +23,7 @@ import pandas as pd
 from mgn.annotations.errors import AnnotationError
 from mgn.annotations.validation import EDITABLE_MODALITIES, closest
 from mgn.data.annotations import (
+    DENSE_COLUMNS,
     VIDEO_ID_LENGTH,
     dense_ground_truth,
     read_dense_annotations,
@@ -26,16 +31,16 @@ from mgn.data.annotations import (
     weak_label_matrix,
 )
 from mgn.data.llp import SPLITS, LLPLayout, check_disjoint_splits
-from mgn.labels import CLASSES
+from mgn.labels import CLASSES, NUM_CLASSES, NUM_SEGMENTS
 
-__all__ = ["DataSource", "EvalFile", "read_eval_file"]
+__all__ = ["DataSource", "EvalFile", "empty_eval_file", "read_eval_file"]
 
 
 @dataclass(frozen=True, eq=False)
 class EvalFile:
     """One dense eval CSV: its rows (``read_dense_annotations``) and its raw lines, header included."""
 
-    path: Path
+    path: Path | None  # None: no file (the empty eval CSV of a store without a dataset)
     rows: pd.DataFrame  # filename, onset, offset, event_labels; index = 1-based line number (header = line 1)
     lines: tuple[str, ...]  # every line with its terminator; lines[i - 1] is line i
     newline: str  # the terminator of the header line ("\n" or "\r\n"), used for new lines
@@ -55,11 +60,25 @@ def read_eval_file(path: Path) -> EvalFile:
     return EvalFile(path, rows, lines, newline)
 
 
+def empty_eval_file() -> EvalFile:
+    """An eval CSV with its header only (what a store without a dataset exports its new clips' rows after)."""
+    rows = pd.DataFrame(
+        {
+            "filename": pd.Series([], dtype=object),
+            "onset": pd.Series([], dtype=np.int64),
+            "offset": pd.Series([], dtype=np.int64),
+            "event_labels": pd.Series([], dtype=object),
+        },
+        columns=list(DENSE_COLUMNS),
+    )
+    return EvalFile(None, rows, ("\t".join(DENSE_COLUMNS) + "\n",), "\n")
+
+
 @dataclass(frozen=True, eq=False)
 class DataSource:
-    """The clips of an LLP-format folder and their dense labels, as read when the store opened."""
+    """The clips of an LLP-format folder and their dense labels, as read when the store opened (read-only)."""
 
-    layout: LLPLayout
+    layout: LLPLayout | None  # None: no dataset (``empty``)
     filenames: tuple[str, ...]  # (N,) every clip of the split CSVs present, split order (train, val, test)
     split_of: dict[str, str]  # filename -> 'train' / 'val' / 'test'
     weak_labels: dict[str, tuple[str, ...]]  # filename -> video-level labels of its split CSV, official order
@@ -95,6 +114,7 @@ class DataSource:
         ground_truth = np.stack(
             [dense_ground_truth(filenames, eval_files[modality].rows) for modality in EDITABLE_MODALITIES]
         )  # (M, N, C, T)
+        ground_truth.setflags(write=False)  # shared by every store on this source
         dense_filenames = frozenset(name for file in eval_files.values() for name in file.rows["filename"])
         return cls(
             layout=layout,
@@ -106,6 +126,23 @@ class DataSource:
             eval_files=eval_files,
             video_ids=frozenset(name[:VIDEO_ID_LENGTH] for name in filenames),
             dense_filenames=dense_filenames,
+        )
+
+    @classmethod
+    def empty(cls) -> DataSource:
+        """No dataset: no clip, empty eval CSVs. A store on it annotates only clips added with ``add_clip``."""
+        ground_truth = np.zeros((len(EDITABLE_MODALITIES), 0, NUM_CLASSES, NUM_SEGMENTS), dtype=np.uint8)
+        ground_truth.setflags(write=False)
+        return cls(
+            layout=None,
+            filenames=(),
+            split_of={},
+            weak_labels={},
+            row_of={},
+            ground_truth=ground_truth,
+            eval_files={modality: empty_eval_file() for modality in EDITABLE_MODALITIES},
+            video_ids=frozenset(),
+            dense_filenames=frozenset(),
         )
 
     def __contains__(self, clip: object) -> bool:

@@ -4,8 +4,13 @@ The current ground truth of a clip is the data's own dense labels (its eval CSVs
 rows, and for a new clip) with the store's edits applied. Each edit replaces the T = 10 segments of one (clip, class,
 modality) row and is one append-only database row, written in its own ``BEGIN IMMEDIATE`` transaction (writers
 queue; see ``mgn.annotations.schema`` for the file checks, WAL and ``synchronous=FULL``). Undo and redo append rows
-too: history is never rewritten. Every clip has a version (its number of edit rows); a writer that passes
-``expected_version`` gets a ``ConflictError`` when someone else edited the clip since.
+too: history is never rewritten. Several rows of one clip can be written as one grouped edit (``set_rows``: one
+transaction, one batch id), which undo and redo treat as one step. Every clip has a version (its number of edit
+rows); a writer that passes ``expected_version`` gets a ``ConflictError`` when someone else edited the clip since.
+
+A store without a file (``path=None``) is session-only (hosted mode): ``session_store`` makes one per visitor on the
+data already read, ``export_archive`` / ``export_edits`` give the user the work, ``import_archive`` /
+``import_edits`` read it back.
 
 Notation: C = 25 classes (``mgn.labels.CLASSES`` order), T = 10 segments. Modalities: 'audio' and 'visual' only;
 audio-visual is derived (``mgn.labels.audio_visual``) and never edited.
@@ -17,16 +22,19 @@ Example::
     store.ground_truth("4YdbENYcIyE_23_33")["audio"]  # (C, T) uint8, the edit applied
     store.undo("4YdbENYcIyE_23_33")
     store.export("corrected")  # AVVP_eval_audio.csv, AVVP_eval_visual.csv, annotation_diff.csv, AVVP_new_clips.csv
+    visitor = store.session_store(author="guest")  # in memory, nothing shared
+    archive, _ = visitor.export_archive()  # zip bytes: the export files and the edit log
 """
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import dataclasses
 import sqlite3
 import threading
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -34,8 +42,26 @@ import numpy as np
 
 from mgn.annotations.edit_log import LoggedClip, LoggedEdit, dump_log, parse_log
 from mgn.annotations.errors import AnnotationError, ConflictError, NothingToUndoError
-from mgn.annotations.export import ExportFolder, compute_changes, folder_changes, read_folder, write_export
-from mgn.annotations.records import Change, Edit, ExportResult, ImportResult, NewClip, current_rows, undo_stacks
+from mgn.annotations.export import (
+    ARCHIVE_LOG,
+    ExportFolder,
+    compute_changes,
+    export_archive,
+    folder_changes,
+    read_archive,
+    read_folder,
+    write_export,
+)
+from mgn.annotations.records import (
+    Change,
+    Edit,
+    ExportResult,
+    ImportResult,
+    NewClip,
+    current_rows,
+    top_group,
+    undo_stacks,
+)
 from mgn.annotations.schema import DEFAULT_TIMEOUT_S, connect, in_memory
 from mgn.annotations.source import DataSource
 from mgn.annotations.validation import (
@@ -72,7 +98,9 @@ class _BesideData:
 
 BESIDE_DATA = _BesideData()
 
-_EDIT_COLUMNS = "id, uid, clip, class, modality, before, after, action, target, author, timestamp, session, version"
+_EDIT_COLUMNS = (
+    "id, uid, clip, class, modality, before, after, action, target, author, timestamp, session, version, batch"
+)
 _CLIP_COLUMNS = "id, uid, clip, labels, author, timestamp, session"
 
 
@@ -85,6 +113,20 @@ def _layout(data: str | Path | LLPLayout) -> LLPLayout:
     return data if isinstance(data, LLPLayout) else LLPLayout(root=Path(data))
 
 
+def _data_source(data: str | Path | LLPLayout | DataSource | None) -> DataSource:
+    """The store's data: read from a folder / layout, given (shared), or none."""
+    if data is None:
+        return DataSource.empty()
+    if isinstance(data, DataSource):
+        return data
+    if not isinstance(data, (str, Path, LLPLayout)):
+        raise AnnotationError(f"data must be a dataset folder, an LLPLayout, a DataSource or None, got {data!r}")
+    layout = _layout(data)
+    if not layout.root.is_dir():
+        raise AnnotationError(f"data folder {layout.root} not found; expected an LLP dataset root (AVVP_*.csv)")
+    return DataSource.read(layout)
+
+
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
@@ -94,7 +136,9 @@ def _new_uid() -> str:
 
 
 def _edit(row: tuple) -> Edit:
-    id_, uid, clip, class_name, modality, before, after, action, target, author, timestamp, session, version = row
+    id_, uid, clip, class_name, modality, before, after, action, target, author, timestamp, session, version, batch = (
+        row
+    )
     return Edit(
         id=id_,
         clip=clip,
@@ -109,6 +153,7 @@ def _edit(row: tuple) -> Edit:
         action=action,
         target=target,
         uid=uid,
+        batch=batch,
     )
 
 
@@ -149,7 +194,8 @@ class AnnotationStore:
             ``<data root>/annotations.sqlite``; None or ``":memory:"`` for a session-only store (hosted mode:
             ``export_edits`` gives the user the edits, ``import_edits`` reads them back).
         data: the dataset root in the official layout, or an ``LLPLayout``; its split CSVs (those present) and both
-            eval CSVs are read once, here.
+            eval CSVs are read once, here. Or a ``DataSource`` already read (``other_store.source``: shared, not read
+            again), or None for no dataset (only clips added with ``add_clip``, e.g. one's own parsed videos).
         author: default author of this store's edits (each call may give its own).
         session: id recorded with every row this store writes (default: a random uuid).
         create: False to refuse a database file that does not exist yet (the CLI's export).
@@ -166,23 +212,22 @@ class AnnotationStore:
     def __init__(
         self,
         path: str | Path | None | _BesideData = BESIDE_DATA,
-        data: str | Path | LLPLayout = "data",
+        data: str | Path | LLPLayout | DataSource | None = "data",
         *,
         author: str | None = None,
         session: str | None = None,
         create: bool = True,
         timeout: float = DEFAULT_TIMEOUT_S,
     ) -> None:
-        layout = _layout(data)
-        if not layout.root.is_dir():
-            raise AnnotationError(f"data folder {layout.root} not found; expected an LLP dataset root (AVVP_*.csv)")
+        self._source = _data_source(data)
         self._author = check_author(author)
         self._session = session if session is not None else _new_uid()
         if not isinstance(self._session, str) or not self._session:
             raise AnnotationError(f"session must be a non-empty string, got {session!r}")
-        self._source = DataSource.read(layout)
         if isinstance(path, _BesideData):
-            path = layout.root / DEFAULT_DATABASE_NAME
+            if self._source.layout is None:
+                raise AnnotationError("a store without a dataset (data=None) needs a database path, or None (memory)")
+            path = self._source.layout.root / DEFAULT_DATABASE_NAME
         self._lock = threading.RLock()
         if path is None or str(path) == ":memory:":
             self._path = None
@@ -193,6 +238,11 @@ class AnnotationStore:
                 raise AnnotationError(f"no annotation database at {self._path}")
             self._connection = connect(self._path, timeout=timeout)
 
+    def session_store(self, *, author: str | None = None, session: str | None = None) -> AnnotationStore:
+        """A new session-only (in-memory) store on the same data, which is not read again (hosted mode: one per
+        visitor; what one visitor edits no other sees, and nothing is written to a file)."""
+        return AnnotationStore(None, self._source, author=author, session=session)
+
     # ------------------------------------------------------------------------------------------------ lifecycle
 
     @property
@@ -201,9 +251,14 @@ class AnnotationStore:
         return self._path
 
     @property
-    def layout(self) -> LLPLayout:
-        """Where the data lives."""
+    def layout(self) -> LLPLayout | None:
+        """Where the data lives; None for a store without a dataset."""
         return self._source.layout
+
+    @property
+    def source(self) -> DataSource:
+        """The data the store sits on (read once, read-only; may be shared: ``AnnotationStore(path, store.source)``)."""
+        return self._source
 
     @property
     def session(self) -> str:
@@ -223,7 +278,8 @@ class AnnotationStore:
         self.close()
 
     def __repr__(self) -> str:
-        return f"AnnotationStore({str(self._path) if self._path else ':memory:'!r}, data={str(self.layout.root)!r})"
+        data = None if self.layout is None else str(self.layout.root)
+        return f"AnnotationStore({str(self._path) if self._path else ':memory:'!r}, data={data!r})"
 
     @contextlib.contextmanager
     def _transaction(self, write: bool) -> Iterator[sqlite3.Connection]:
@@ -271,9 +327,8 @@ class AnnotationStore:
             raise AnnotationError(f"clip must be an LLP filename string such as 'BjCEufrlXm4_20_30', got {clip!r}")
         suggestion = self._source.suggestion(clip)
         hint = f"; did you mean {suggestion!r}?" if suggestion else ""
-        raise AnnotationError(
-            f"unknown clip {clip!r}: not in the data ({self.layout.root}: split CSVs) and not added with add_clip{hint}"
-        )
+        where = "no dataset" if self.layout is None else f"{self.layout.root}: split CSVs"
+        raise AnnotationError(f"unknown clip {clip!r}: not in the data ({where}) and not added with add_clip{hint}")
 
     def _original(self, clip: str) -> np.ndarray:
         """``(M, C, T)`` uint8: the data's labels of ``clip``, zeros for a new clip."""
@@ -310,6 +365,7 @@ class AnnotationStore:
         uid: str | None = None,
         timestamp: str | None = None,
         session: str | None = None,
+        batch: str | None = None,
     ) -> Edit:
         edit = Edit(
             id=0,
@@ -325,9 +381,10 @@ class AnnotationStore:
             action=action,
             target=target,
             uid=uid or _new_uid(),
+            batch=batch,
         )
         cursor = connection.execute(
-            f"INSERT INTO edits ({_EDIT_COLUMNS}) VALUES (NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            f"INSERT INTO edits ({_EDIT_COLUMNS}) VALUES (NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 edit.uid,
                 clip,
@@ -341,6 +398,7 @@ class AnnotationStore:
                 edit.timestamp,
                 edit.session,
                 version,
+                batch,
             ),
         )
         return dataclasses.replace(edit, id=cursor.lastrowid)
@@ -479,35 +537,135 @@ class AnnotationStore:
             clip, class_name, modality, new_row, self._author_of(author), _check_expected_version(expected_version)
         )
 
+    def update_row(
+        self,
+        clip: str,
+        class_name: str,
+        modality: str,
+        update: Callable[[Segments], Sequence[bool] | np.ndarray],
+        author: str | None = None,
+        *,
+        expected_version: int | None = None,
+    ) -> Edit | None:
+        """Read-modify-write one row in one transaction: its new segments are ``update(current)`` (``current``: the
+        row's T = 10 bools as stored now; e.g. ``mgn.explore.editing.segments_after_click``). Another writer cannot
+        slip in between the read and the write. Otherwise as ``set_segments``.
+
+        Raises:
+            AnnotationError: as ``set_segments``, also when ``update`` returns something other than 10 booleans.
+        """
+        where = f"clip {clip!r}: "
+        class_name = check_class(class_name, where)
+        modality = check_modality(modality, where)
+        if not callable(update):
+            raise AnnotationError(f"{where}update must be a function of the current segments, got {update!r}")
+
+        def new_row(before: Segments) -> Segments:
+            return check_segments(update(before), f"{where}{class_name} {modality}: update returned ")
+
+        return self._set_row(
+            clip, class_name, modality, new_row, self._author_of(author), _check_expected_version(expected_version)
+        )
+
+    def set_rows(
+        self,
+        clip: str,
+        rows: Mapping[tuple[str, str], Sequence[bool] | np.ndarray],
+        author: str | None = None,
+        *,
+        expected_version: int | None = None,
+    ) -> list[Edit]:
+        """Set several rows of one clip as one grouped edit: one transaction, one step for undo / redo (e.g. removing
+        a class row clears its audio and its visual segments).
+
+        Args:
+            rows: ``{(class_name, modality): segments}``, each as in ``set_segments``.
+            author, expected_version: as in ``set_segments`` (the version is checked once, before the group).
+
+        Returns:
+            The stored rows, in ``rows`` order, sharing one ``batch`` (None when there is a single row); rows equal
+            to the current ones are skipped, so the list may be shorter, or empty (nothing stored).
+
+        Raises:
+            AnnotationError: as ``set_segments``, for any row (naming it); nothing stored.
+            ConflictError: the clip moved on since ``expected_version``; nothing stored.
+        """
+        where = f"clip {clip!r}: "
+        if not isinstance(rows, Mapping) or not rows:
+            raise AnnotationError(f"{where}rows must be a non-empty mapping {{(class, modality): segments}}")
+        checked: dict[tuple[str, str], Segments] = {}
+        for key, segments in rows.items():
+            if not isinstance(key, tuple) or len(key) != 2:
+                raise AnnotationError(f"{where}row key {key!r}: expected (class_name, modality)")
+            row = (check_class(key[0], where), check_modality(key[1], where))
+            checked[row] = check_segments(segments, f"{where}{row[0]} {row[1]}: ")
+        author = self._author_of(author)
+        expected = _check_expected_version(expected_version)
+        with self._transaction(write=True) as connection:
+            clip = self._resolve_clip(connection, clip)
+            edits = self._clip_edits(connection, clip)
+            version = self._check_version(clip, edits, expected)
+            changed = [(row, after) for row, after in checked.items() if self._row(clip, edits, *row) != after]
+            batch = _new_uid() if len(changed) > 1 else None
+            stored = []
+            for (class_name, modality), after in changed:
+                before = self._row(clip, edits, class_name, modality)
+                version += 1
+                stored.append(
+                    self._append(
+                        connection,
+                        clip,
+                        class_name,
+                        modality,
+                        before,
+                        after,
+                        action="set",
+                        target=None,
+                        author=author,
+                        version=version,
+                        batch=batch,
+                    )
+                )
+                edits.append(stored[-1])
+            return stored
+
     def _revert(self, clip: object, action: str, author: str | None, expected: int | None) -> Edit:
         with self._transaction(write=True) as connection:
             clip = self._resolve_clip(connection, clip)
             edits = self._clip_edits(connection, clip)
             version = self._check_version(clip, edits, expected)
             done, undone = undo_stacks(edits)
-            stack = done if action == "undo" else undone
-            if not stack:
+            group = top_group(done if action == "undo" else undone)
+            if not group:
                 raise NothingToUndoError(
                     f"clip {clip!r}: nothing to {action} ({len(done)} edit(s) to undo, {len(undone)} to redo)"
                 )
-            target = stack[-1]
-            before = self._row(clip, edits, target.class_name, target.modality)
-            after = target.before if action == "undo" else target.after
-            return self._append(
-                connection,
-                clip,
-                target.class_name,
-                target.modality,
-                before,
-                after,
-                action=action,
-                target=target.id,
-                author=author,
-                version=version + 1,
-            )
+            batch = _new_uid() if len(group) > 1 else None
+            for target in group:
+                before = self._row(clip, edits, target.class_name, target.modality)
+                after = target.before if action == "undo" else target.after
+                version += 1
+                edits.append(
+                    self._append(
+                        connection,
+                        clip,
+                        target.class_name,
+                        target.modality,
+                        before,
+                        after,
+                        action=action,
+                        target=target.id,
+                        author=author,
+                        version=version,
+                        batch=batch,
+                    )
+                )
+            return edits[-1]
 
     def undo(self, clip: str, author: str | None = None, *, expected_version: int | None = None) -> Edit:
-        """Undo the latest not-undone edit of ``clip`` (by anyone), by appending an 'undo' row; returns it.
+        """Undo the latest not-undone edit of ``clip`` (by anyone), by appending an 'undo' row; returns it. A grouped
+        edit (``set_rows``) is undone as a whole: one 'undo' row per row of the group, in one transaction; the last
+        one is returned (its ``version`` is the clip's new version).
 
         Raises:
             NothingToUndoError: the clip has no edit left to undo.
@@ -516,7 +674,8 @@ class AnnotationStore:
         return self._revert(clip, "undo", self._author_of(author), _check_expected_version(expected_version))
 
     def redo(self, clip: str, author: str | None = None, *, expected_version: int | None = None) -> Edit:
-        """Re-apply the latest undone edit of ``clip`` (a new 'set' edit clears what can be redone); returns the row.
+        """Re-apply the latest undone edit of ``clip`` (a new 'set' edit clears what can be redone); returns the row
+        (the last one, for a group, as ``undo``).
 
         Raises:
             NothingToUndoError: nothing to redo.
@@ -700,35 +859,45 @@ class AnnotationStore:
         author = check_author(author)
         folder_files = folder if isinstance(folder, ExportFolder) else read_folder(folder)
         with self._transaction(write=True) as connection:
-            edits = self._all_edits(connection)
-            declared_rows = _latest_declarations(self._clip_rows(connection))
-            found = folder_changes(folder_files, self._source, edits, declared_rows)
-            declared = {row.clip for row in declared_rows}
-            new_clips = []
-            for clip, labels in found.declare:
-                if clip not in declared:
-                    self._check_addable(connection, clip)
-                new_clips.append(self._declare(connection, clip, labels, author))
-            stored = []
-            for (clip, class_name, modality), after in found.rows:
-                clip_edits = self._clip_edits(connection, clip)
-                before = self._row(clip, clip_edits, class_name, modality)
-                version = clip_edits[-1].version if clip_edits else 0
-                stored.append(
-                    self._append(
-                        connection,
-                        clip,
-                        class_name,
-                        modality,
-                        before,
-                        after,
-                        action="set",
-                        target=None,
-                        author=author,
-                        version=version + 1,
-                    )
+            new_clips, edits = self._import_rows(connection, folder_files, author)
+        return ImportResult(tuple(new_clips), tuple(edits))
+
+    def _import_rows(
+        self, connection: sqlite3.Connection, folder: ExportFolder, author: str | None
+    ) -> tuple[list[NewClip], list[Edit]]:
+        """``import_folder`` inside the caller's transaction."""
+        edits = self._all_edits(connection)
+        declared_rows = _latest_declarations(self._clip_rows(connection))
+        found = folder_changes(folder, self._source, edits, declared_rows)
+        declared = {row.clip for row in declared_rows}
+        new_clips = []
+        for clip, labels in found.declare:
+            if clip not in declared:
+                self._check_addable(connection, clip)
+            new_clips.append(self._declare(connection, clip, labels, author))
+        stored = []
+        per_clip = collections.Counter(clip for (clip, _, _), _ in found.rows)
+        batches = {clip: _new_uid() for clip, count in per_clip.items() if count > 1}  # a clip's rows: one undo step
+        for (clip, class_name, modality), after in found.rows:
+            clip_edits = self._clip_edits(connection, clip)
+            before = self._row(clip, clip_edits, class_name, modality)
+            version = clip_edits[-1].version if clip_edits else 0
+            stored.append(
+                self._append(
+                    connection,
+                    clip,
+                    class_name,
+                    modality,
+                    before,
+                    after,
+                    action="set",
+                    target=None,
+                    author=author,
+                    version=version + 1,
+                    batch=batches.get(clip),
                 )
-        return ImportResult(tuple(new_clips), tuple(stored))
+            )
+        return new_clips, stored
 
     def export_edits(self) -> str:
         """Every row of the store (new clips, edits) as JSON lines (``mgn.annotations.edit_log``): what a hosted,
@@ -751,6 +920,37 @@ class AnnotationStore:
         with self._transaction(write=True) as connection:
             new_clips = self._merge_clips(connection, logged_clips, source)
             edits = self._merge_edits(connection, logged_edits, source)
+        return ImportResult(tuple(new_clips), tuple(edits))
+
+    def export_archive(self) -> tuple[bytes, ExportResult]:
+        """The export as the bytes of one zip, for a download (hosted mode): the four files of ``export`` and
+        ``annotation_edits.jsonl`` (``export_edits``), all at the top level; deterministic for the same rows.
+        ``ExportResult.files`` hold the member names."""
+        with self._transaction(write=False) as connection:
+            edits = self._all_edits(connection)
+            clip_rows = self._clip_rows(connection)
+        return export_archive(self._source, edits, _latest_declarations(clip_rows), dump_log(clip_rows, edits))
+
+    def import_archive(self, data: bytes, *, source: str = "upload.zip", author: str = IMPORT_AUTHOR) -> ImportResult:
+        """Read back an archive of ``export_archive`` (or a zip of an exported folder), in one transaction.
+
+        Its edit log, when present, is merged first (``import_edits``: the history with its authors, undo and
+        redo); then every row of its eval CSVs that still differs from the labels (e.g. changed by hand in the
+        files) is stored as an edit by ``author`` (``import_folder``). Importing the same archive again stores
+        nothing.
+
+        Raises:
+            AnnotationError: not a zip, a missing or malformed member (named), a diverged history; nothing stored.
+        """
+        author = check_author(author)
+        log, folder = read_archive(data, source)
+        logged = parse_log(log, f"{source}: {ARCHIVE_LOG}") if log is not None else ([], [])
+        with self._transaction(write=True) as connection:
+            new_clips = self._merge_clips(connection, logged[0], f"{source}: {ARCHIVE_LOG}")
+            edits = self._merge_edits(connection, logged[1], f"{source}: {ARCHIVE_LOG}")
+            if folder is not None:
+                more_clips, more_edits = self._import_rows(connection, folder, author)
+                new_clips, edits = new_clips + more_clips, edits + more_edits
         return ImportResult(tuple(new_clips), tuple(edits))
 
     @staticmethod
@@ -871,6 +1071,7 @@ class AnnotationStore:
                 uid=logged.uid,
                 timestamp=logged.timestamp,
                 session=logged.session,
+                batch=logged.batch,
             )
         except sqlite3.IntegrityError as error:
             raise AnnotationError(f"{where}cannot store edit {logged.uid} ({error}); nothing imported") from None

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from mgn.annotations import AnnotationError, AnnotationStore
+from mgn.annotations import AnnotationError, AnnotationStore, ConflictError
 
 from .conftest import REPO_ROOT
 
@@ -35,6 +35,15 @@ for index in range(int(sys.argv[5])):
     bits = [(index + 1) >> bit & 1 for bit in range(10)]  # distinct every time: every call stores a row
     store.set_segments(sys.argv[3], sys.argv[6], "audio", bits)
 print("done", flush=True)
+"""
+
+
+WRITE_AT_VERSION = """
+import sys
+from mgn.annotations import AnnotationStore
+store = AnnotationStore(sys.argv[1], data=sys.argv[2], author="other")
+edit = store.set_segments(sys.argv[3], "Dog", "audio", [True, False] * 5, expected_version=int(sys.argv[4]))
+print(edit.version, flush=True)
 """
 
 
@@ -104,3 +113,23 @@ def test_a_writer_waits_for_another_transaction_and_fails_clearly_after_its_time
     release.join()
     blocker.close()
     assert len(hasty.history()) == 1
+
+
+def test_a_stale_writer_gets_a_conflict_from_another_process_and_nothing_is_lost(make_store, tmp_path, test_clips):
+    """Two browser sessions (here two processes) open the same clip at version 0; the second to save is refused."""
+    path = tmp_path / "annotations.sqlite"
+    mine = make_store(path, author="me")
+    seen = mine.version(test_clips[0])
+    other = subprocess.run(
+        _python(WRITE_AT_VERSION, path, mine.layout.root, test_clips[0], seen),
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert other.returncode == 0 and other.stdout.strip() == "1", other.stderr
+    with pytest.raises(ConflictError, match="edited since version 0 .*by other.*reload it and try again"):
+        mine.set_segments(test_clips[0], "Dog", "audio", [False, True] * 5, expected_version=seen)
+    assert [edit.author for edit in mine.history(test_clips[0])] == ["other"]
+    retried = mine.set_segments(test_clips[0], "Dog", "audio", [False, True] * 5, expected_version=1)  # reloaded
+    assert retried.before == tuple(ALTERNATING) and retried.version == 2

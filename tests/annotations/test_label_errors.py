@@ -11,6 +11,7 @@ from mgn.annotations.__main__ import main
 from mgn.annotations.label_errors import (
     RANKING_COLUMNS,
     calibrate,
+    calibration_parameters,
     precision_recall_at_k,
     rank_by_confidence,
     rank_label_errors,
@@ -89,6 +90,23 @@ def test_bad_inputs_name_the_argument(change, message):
         rank_label_errors(*change(prob, gt, names))
     with pytest.raises(ValueError, match="high must be a probability"):
         rank_label_errors(prob[0], prob[1], gt[0], gt[1], names, high=1.5)
+
+
+def test_a_fitted_calibration_is_reused_as_it_was_fitted():
+    prob, gt, names = _inputs(1)
+    prob[0, :, :, 2] *= 0.3  # a class the model underrates: calibration moves it
+    fitted = calibration_parameters(prob[0], prob[1], gt[0], gt[1], names)
+    assert fitted.shape == (2, NUM_CLASSES, 2) and not np.allclose(fitted[0, 2], [1.0, 0.0])
+    fresh = rank_label_errors(prob[0], prob[1], gt[0], gt[1], names, high=0.5, low=0.5)
+    reused = rank_label_errors(prob[0], prob[1], gt[0], gt[1], names, high=0.5, low=0.5, calibration=fitted)
+    assert fresh.equals(reused)
+    flipped = gt.copy()
+    flipped[0, 0, 2, :] = 1 - flipped[0, 0, 2, :]  # other labels, the same calibration: no refit
+    again = rank_label_errors(prob[0], prob[1], flipped[0], flipped[1], names, high=0.5, low=0.5, calibration=fitted)
+    refit = rank_label_errors(prob[0], prob[1], flipped[0], flipped[1], names, high=0.5, low=0.5)
+    assert not again["calibrated"].equals(refit["calibrated"])
+    with pytest.raises(ValueError, match=r"calibration has shape \(1, 25, 2\)"):
+        rank_label_errors(prob[0], prob[1], gt[0], gt[1], names, calibration=fitted[:1])
 
 
 def test_precision_recall_at_k():

@@ -132,8 +132,36 @@ def test_pending_migrations_run_once_in_order(data_dir, tmp_path, monkeypatch, t
     for _ in range(2):
         with AnnotationStore(path, data=data_dir) as store:
             assert len(store.history()) == 1
-    assert calls == [1]  # upgraded from version 1, once
+    assert calls == [SCHEMA_VERSION]  # upgraded from the current version, once
     raw = sqlite3.connect(path)
-    assert raw.execute("PRAGMA user_version").fetchone()[0] == 2
+    assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION + 1
     assert raw.execute("SELECT value FROM meta WHERE key = 'note'").fetchone()[0] == "v2"
     raw.close()
+
+
+def test_a_version_1_database_is_migrated_and_its_edits_kept(data_dir, tmp_path, test_clips):
+    """A file written before grouped edits (schema 1): opened, upgraded in place, every row kept and undoable."""
+    from mgn.annotations import schema
+
+    path = tmp_path / "v1.sqlite"
+    raw = sqlite3.connect(path, isolation_level=None)
+    raw.execute("PRAGMA journal_mode = WAL")
+    schema.MIGRATIONS[0](raw)  # what version 1 of mgn created
+    raw.execute("PRAGMA user_version = 1")
+    raw.execute(
+        "INSERT INTO edits (uid, clip, class, modality, before, after, action, target, author, timestamp, session, "
+        "version) VALUES ('u1', ?, 'Dog', 'audio', ?, '1010101010', 'set', NULL, 'old', '2025-01-01T00:00:00.000Z', "
+        "'s0', 1)",
+        (test_clips[0], "0" * 10),
+    )
+    raw.close()
+    with AnnotationStore(path, data=data_dir) as store:
+        [edit] = store.history(test_clips[0])
+        assert (edit.author, edit.after, edit.batch) == ("old", tuple(ALTERNATING), None)
+        store.undo(test_clips[0])
+        assert not store.ground_truth(test_clips[0])["audio"][3].any()  # class 3 = Dog, all zeros in the data
+    raw = sqlite3.connect(path)
+    assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+    columns = [row[1] for row in raw.execute("PRAGMA table_info(edits)")]
+    raw.close()
+    assert columns[-1] == "batch"

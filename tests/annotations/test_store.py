@@ -18,6 +18,7 @@ from mgn.labels import CLASS_TO_INDEX, CLASSES, NUM_CLASSES, NUM_SEGMENTS
 ON = [True] * NUM_SEGMENTS
 OFF = [False] * NUM_SEGMENTS
 ALTERNATING = [True, False] * (NUM_SEGMENTS // 2)  # no synthetic event looks like this: always a change
+SHIFTED = [False, True] * (NUM_SEGMENTS // 2)  # nor like this
 
 
 def _row(store, clip: str, class_name: str, modality: str) -> list[int]:
@@ -233,3 +234,88 @@ def test_closed_store_refuses_calls(store, test_clips):
     store.close()
     with pytest.raises(AnnotationError, match="closed"):
         store.ground_truth(test_clips[0])
+
+
+def test_set_rows_is_one_grouped_edit_undone_and_redone_as_one(store, make_store, test_clips):
+    clip = test_clips[0]
+    original = store.ground_truth(clip)
+    single = store.set_segments(clip, "Cat", "audio", ALTERNATING)
+    rows = {
+        ("Dog", "audio"): ALTERNATING,
+        ("Dog", "visual"): SHIFTED,
+        ("Speech", "audio"): _row(store, clip, "Speech", "audio"),
+    }
+    grouped = store.set_rows(clip, rows, author="ana", expected_version=1)
+    assert [edit.row[1:] for edit in grouped] == [("Dog", "audio"), ("Dog", "visual")]  # the unchanged row is skipped
+    assert grouped[0].batch == grouped[1].batch is not None and single.batch is None
+    assert [edit.version for edit in grouped] == [2, 3] and store.version(clip) == 3
+    last = store.undo(clip)
+    assert last.version == 5 and _row(store, clip, "Dog", "visual") == original["visual"][3].tolist()  # 3 = Dog
+    assert _row(store, clip, "Dog", "audio") == original["audio"][3].tolist()
+    assert _row(store, clip, "Cat", "audio") == [int(flag) for flag in ALTERNATING]  # the single edit stays
+    undo_rows = store.history(clip)[-2:]
+    assert {edit.target for edit in undo_rows} == {edit.id for edit in grouped} and undo_rows[0].batch is not None
+    store.redo(clip)
+    assert _row(store, clip, "Dog", "visual") == [int(flag) for flag in SHIFTED] and store.version(clip) == 7
+    store.undo(clip)
+    store.undo(clip)  # then the single edit
+    assert all(np.array_equal(store.ground_truth(clip)[m], original[m]) for m in original)
+    assert store.set_rows(clip, {("Dog", "audio"): original["audio"][3]}) == []  # nothing to change, nothing stored
+    with pytest.raises(ConflictError):
+        store.set_rows(clip, {("Dog", "audio"): ON}, expected_version=1)
+    for bad, message in (
+        ({}, "non-empty mapping"),
+        ({"Dog": ON}, "expected \\(class_name, modality\\)"),
+        ({("Dog", "audio"): ON, ("Dgo", "visual"): ON}, "unknown class 'Dgo'"),
+        ({("Dog", "audio"): ON, ("Dog", "visual"): ON[:3]}, "Dog visual: 3 segments given"),
+    ):
+        before = store.history()
+        with pytest.raises(AnnotationError, match=message):
+            store.set_rows(clip, bad)
+        assert store.history() == before
+
+
+def test_update_row_reads_and_writes_in_one_transaction(store, test_clips):
+    clip = test_clips[0]
+    seen = []
+
+    def invert(current):
+        seen.append(current)
+        return [not flag for flag in current]
+
+    edit = store.update_row(clip, "Dog", "audio", invert, author="ana")
+    assert seen == [edit.before] and edit.after == tuple(not flag for flag in edit.before)
+    with pytest.raises(AnnotationError, match="update returned segments 'x'"):
+        store.update_row(clip, "Dog", "audio", lambda current: "x")
+    with pytest.raises(AnnotationError, match="update must be a function"):
+        store.update_row(clip, "Dog", "audio", ON)
+    with pytest.raises(ConflictError):
+        store.update_row(clip, "Dog", "audio", invert, expected_version=0)
+    assert len(store.history()) == 1
+
+
+def test_a_store_without_a_dataset_annotates_new_clips_only(tmp_path):
+    with AnnotationStore(tmp_path / "own.sqlite", data=None) as store:
+        assert store.layout is None and store.clips() == []
+        with pytest.raises(AnnotationError, match="unknown clip 'ownVideo00x_0_10': not in the data \\(no dataset\\)"):
+            store.ground_truth("ownVideo00x_0_10")
+        store.add_clip("ownVideo00x_0_10", ["Dog"])
+        store.set_interval("ownVideo00x_0_10", "Dog", "audio", 0, 3)
+        result = store.export(tmp_path / "out")
+    assert (result.changes, result.new_clips) == (1, 1)
+    assert (tmp_path / "out" / "AVVP_eval_audio.csv").read_text() == (
+        "filename\tonset\toffset\tevent_labels\nownVideo00x_0_10\t0\t3\tDog\n"
+    )
+    with pytest.raises(AnnotationError, match="needs a database path"):
+        AnnotationStore(data=None)
+
+
+def test_session_stores_share_the_data_and_nothing_else(store, test_clips, data_dir):
+    first, second = store.session_store(author="guest1"), store.session_store(author="guest2")
+    assert first.source is store.source is second.source and first.path is None
+    assert not store.source.ground_truth.flags.writeable  # shared: read-only
+    first.set_segments(test_clips[0], "Dog", "audio", ALTERNATING)
+    assert second.history() == [] and store.history() == [] and len(first.history()) == 1
+    assert sorted(path.name for path in data_dir.iterdir() if path.suffix == ".sqlite") == []
+    first.close()
+    second.close()
