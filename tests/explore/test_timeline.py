@@ -128,7 +128,7 @@ def test_audio_visual_panel_uses_the_products():
     assert _traces(fig, "prob", "audio_visual") == []  # no probability strip for AV
     for trace in _traces(fig, "status", "audio_visual"):
         assert all(cell[3] is None for cell in trace.customdata)
-        assert all("p audio = " in text and "p visual = " in text for text in trace.hovertext)
+        assert all("score audio " in text and ", visual " in text for text in trace.hovertext)
 
 
 def test_compare_mode_draws_each_model():
@@ -156,25 +156,30 @@ def test_compare_mode_draws_each_model():
     assert gt_y < first_y < second_y
 
 
-def test_probabilities_in_customdata_hover_and_heat_strip(dog_clip):
+def test_scores_in_customdata_hover_and_heat_strip(dog_clip):
     gt_audio, gt_visual, prediction = dog_clip
     prob_audio = prediction.prob_audio.copy()
-    prob_audio[4, class_index("Dog")] = np.float32(1.0234)  # MGN probabilities may exceed 1 slightly
+    prob_audio[4, class_index("Dog")] = np.float32(1.0234)  # MGN's segment scores may exceed 1 (its soft map)
     prediction = dataclasses.replace(prediction, prob_audio=prob_audio)
     fig = timeline_figure(CLIP, gt_audio, gt_visual, [prediction])
 
     for trace in _traces(fig, "status", "audio"):
-        for (name, segment, _, probability), text in zip(trace.customdata, trace.hovertext):
-            assert probability == float(prob_audio[segment, class_index(name)])
-            assert f"p = {probability:.3f}" in text and f"segment {segment} ({segment}–{segment + 1} s)" in text
+        for (name, segment, _, score), text in zip(trace.customdata, trace.hovertext):
+            assert score == float(prob_audio[segment, class_index(name)])  # customdata: 0-based segment
+            relation = "≥" if score >= 0.5 else "<"
+            assert f"score {score:.3f} {relation} threshold 0.5" in text and "p = " not in text
+            # human text counts segments from 1, as the video overlay does
+            assert f"segment {segment + 1} of 10 ({segment}–{segment + 1} s)" in text
             assert display_name(name) in text and "Audio" in text and trace.meta["status"] in text
+            assert ("not a probability" in text) == (score > 1)  # a score above 1 is explained where it is shown
     (strip,) = _traces(fig, "prob", "audio")
     for name, z_row in zip(strip.meta["classes"], strip.z):
         if name is not None:
             assert list(z_row) == prob_audio[:, class_index(name)].astype(np.float64).tolist()
     dog_row = strip.z[strip.meta["classes"].index("Dog")]
     assert dog_row[4] == pytest.approx(1.0234)
-    assert "p = 1.023 (colour clipped at 1)" in " ".join(" ".join(row) for row in strip.hovertext)
+    hovers = [text for row in strip.hovertext for text in row if text]
+    assert sum("score 1.023 ≥ threshold 0.5" in text and "soft map" in text for text in hovers) == 1
     assert (fig.layout.coloraxis.cmin, fig.layout.coloraxis.cmax) == (0, 1)
 
 
@@ -182,7 +187,8 @@ def test_gt_hover_reports_the_event_level_match(dog_clip):
     gt_audio, gt_visual, prediction = dog_clip
     (gt_bar,) = _traces(timeline_figure(CLIP, gt_audio, gt_visual, [prediction]), "gt", "audio")
     (text,) = gt_bar.hovertext
-    assert "Dog" in text and "segments 2–5 (2–6 s)" in text and "MGN: found (IoU 0.50 with 3–8 s)" in text
+    # segments 2-5 (0-based) are segments 3-6 in words; seconds stay seconds
+    assert "Dog" in text and "segments 3–6 (2–6 s)" in text and "MGN: found (IoU 0.50 with 3–8 s)" in text
 
 
 def test_metadata_on_every_trace_and_the_layout(dog_clip):
@@ -194,7 +200,7 @@ def test_metadata_on_every_trace_and_the_layout(dog_clip):
         assert trace.meta["model"] == (None if trace.meta["role"] == "gt" else 0)
     assert fig.layout.meta["clip"] == CLIP and fig.layout.meta["models"] == ["MGN"]
     legend = sorted(trace.name for trace in fig.data if trace.showlegend)
-    assert legend == sorted(["Ground truth", "MGN: predicted event", "TP (correct)", "FP (false alarm)", "FN (missed)"])
+    assert legend == sorted(["Ground truth", "MGN events", "TP (correct)", "FP (false alarm)", "FN (missed)"])
 
 
 def test_events_read_back_from_the_json_as_in_a_page(dog_clip):
