@@ -25,6 +25,7 @@ def test_explore_and_metrics_do_not_import_gradio_or_torch() -> None:
     code = (
         "import sys, mgn.metrics, mgn.explore.clips, mgn.explore.timeline, mgn.explore.dashboard, mgn.explore.memo, "
         "mgn.explore.checks, mgn.explore.player, mgn.explore.parsed, mgn.events, "
-        "mgn.explore.embeddings; bad = {'gradio', 'torch'} & set(sys.modules); assert not bad, bad"
+        "mgn.explore.embeddings, mgn.explore.audio_strip, mgn.explore.colors, mgn.explore.editing; "
+        "bad = {'gradio', 'torch'} & set(sys.modules); assert not bad, bad"
     )
     subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, check=True)
