@@ -16,8 +16,13 @@ import pytest
 from sklearn.manifold import trustworthiness
 
 from mgn.explore import embeddings
+from mgn.explore.colors import MODALITY_COLORS  # the explorer's one colour scheme
 from mgn.explore.embeddings import (
+    FEATURE_EXPLANATION,
+    MAX_LABELS,
     MODALITY_SYMBOLS,
+    TOKEN_EXPLANATION,
+    TOKEN_MODALITIES,
     class_feature_points,
     feature_figure,
     token_figure,
@@ -62,13 +67,18 @@ def test_token_points_rows_and_determinism() -> None:
     rng = np.random.default_rng(0)
     audio, visual = rng.normal(size=(2, NUM_CLASSES, WIDTH))
     points = token_points(audio, visual, seed=3)
-    assert list(points.columns) == ["x", "y", "class_index", "class_name", "modality"]
+    assert list(points.columns) == ["x", "y", "class_index", "class_name", "modality", "av_distance"]
     assert len(points) == 2 * NUM_CLASSES
     assert points["class_index"].tolist() == list(range(NUM_CLASSES)) * 2
     assert points["class_name"].tolist() == list(CLASSES) * 2
     assert points["modality"].tolist() == ["audio"] * NUM_CLASSES + ["visual"] * NUM_CLASSES
     assert np.isfinite(points[["x", "y"]].to_numpy()).all()
     pd.testing.assert_frame_equal(points, token_points(audio, visual, seed=3))
+    # av_distance: the class's audio-visual distance in token space, on both of its rows
+    np.testing.assert_allclose(points["av_distance"], np.tile(np.linalg.norm(audio - visual, axis=1), 2), rtol=1e-5)
+    cross = np.linalg.norm(audio[:, None] - visual[None], axis=-1)[~np.eye(NUM_CLASSES, dtype=bool)]  # (C (C - 1),)
+    assert points.attrs["cross_class_distance"] == pytest.approx(np.median(cross), rel=1e-5)
+    assert points.attrs["token_width"] == WIDTH
 
 
 def test_tokens_of_one_class_end_up_together() -> None:
@@ -179,11 +189,10 @@ def test_cache_is_written_and_reused(tmp_path: Path, monkeypatch: pytest.MonkeyP
     files = list((tmp_path / "tsne").iterdir())
     assert [Path(first.attrs["cache_path"])] == files and files[0].suffix == ".npz"  # no temporary file left
 
-    class FailingTSNE:
-        def __init__(self, **_: object) -> None:
-            raise AssertionError("t-SNE must not run on a cache hit")
+    def FailingTSNE(*_: object, **__: object) -> np.ndarray:  # noqa: N802 (stands in for the class)
+        raise AssertionError("t-SNE must not run on a cache hit")
 
-    monkeypatch.setattr(embeddings, "TSNE", FailingTSNE)
+    monkeypatch.setattr(embeddings, "_tsne", FailingTSNE)
     second = class_feature_points(**inputs, cache_dir=tmp_path / "tsne")
     assert second.attrs["cache"] == "hit"
     pd.testing.assert_frame_equal(first, second)
@@ -260,43 +269,199 @@ def test_feature_input_errors() -> None:
 # figures
 
 
-def test_token_figure() -> None:
-    rng = np.random.default_rng(0)
-    points = token_points(*rng.normal(size=(2, NUM_CLASSES, WIDTH)))
+def _traces(figure, role: str) -> list:
+    return [trace for trace in figure.data if (trace.meta or {}).get("role") == role]
+
+
+def _token_frame(seed: int = 0) -> pd.DataFrame:
+    """Real t-SNE of random tokens: 50 rows."""
+    rng = np.random.default_rng(seed)
+    return token_points(*rng.normal(size=(2, NUM_CLASSES, WIDTH)))
+
+
+def _caption_text(figure) -> str:
+    """The figure's title and subtitle as plain text (line breaks become spaces)."""
+    return f"{figure.layout.title.text} {figure.layout.title.subtitle.text}".replace("<br>", " ")
+
+
+def _assert_responsive(figure) -> None:
+    """No fixed width (the container's), a legend below the plot and horizontal, t-SNE axes without ticks."""
+    layout = figure.layout
+    assert layout.width is None and layout.autosize is True and layout.height is not None
+    assert layout.legend.orientation == "h" and layout.legend.yanchor == "top" and layout.legend.y <= 0
+    assert layout.xaxis.showticklabels is False and layout.yaxis.showticklabels is False
+    assert layout.yaxis.scaleanchor is None  # each axis fills its side: no narrow column on a wide screen
+    lines = layout.title.subtitle.text.split("<br>")
+    assert max(len(line) for line in lines) <= 60  # Plotly does not wrap: short lines fit a 390 px phone
+
+
+def test_token_figure_markers_and_legend() -> None:
+    points = _token_frame()
     figure = token_figure(points)
-    assert sum(len(trace.x) for trace in figure.data) == 2 * NUM_CLASSES
-    assert [trace.meta for trace in figure.data] == [
-        {"role": "tokens", "modality": "audio"},
-        {"role": "tokens", "modality": "visual"},
+    tokens = _traces(figure, "tokens")
+    assert [trace.meta for trace in tokens] == [{"role": "tokens", "modality": m} for m in TOKEN_MODALITIES]
+    # the legend: exactly the two modalities, each one colour and one symbol, different from the other's
+    assert [trace.name for trace in figure.data if trace.showlegend is not False] == [
+        "audio class token",
+        "visual class token",
     ]
-    for trace in figure.data:
-        rows = points[points["modality"] == trace.meta["modality"]]
+    assert len({trace.marker.color for trace in tokens}) == len({trace.marker.symbol for trace in tokens}) == 2
+    for trace in tokens:
+        modality = trace.meta["modality"]
+        rows = points[points["modality"] == modality]
         np.testing.assert_array_equal(trace.x, rows["x"])
-        assert list(trace.marker.color) == [CLASS_COLORS[c] for c in rows["class_index"]]
-        assert trace.marker.symbol == MODALITY_SYMBOLS[trace.meta["modality"]]
-        assert list(trace.text) == [display_name(name) for name in rows["class_name"]]
-    assert figure.layout.yaxis.scaleanchor == "x"
+        np.testing.assert_array_equal(trace.y, rows["y"])
+        assert trace.marker.color == MODALITY_COLORS[modality]  # one string, not a per-point list
+        assert trace.marker.symbol == MODALITY_SYMBOLS[modality]
+        assert trace.mode == "markers" and trace.text is None  # names on hover, not on every point
+        for hover, name in zip(trace.hovertext, rows["class_name"]):
+            assert hover.startswith(f"<b>{display_name(name)}</b> \u00b7 {modality} token")
+            assert "t-SNE plane" in hover and "token space" in hover
+    _assert_responsive(figure)
+    assert TOKEN_EXPLANATION.split()[0] in _caption_text(figure)
+    assert " ".join(TOKEN_EXPLANATION.split()) in " ".join(_caption_text(figure).split())
+
+
+def test_token_figure_joins_each_class_once() -> None:
+    points = _token_frame(seed=1)
+    figure = token_figure(points)
+    links = _traces(figure, "link")
+    assert [trace.meta["class_index"] for trace in links] == list(range(NUM_CLASSES))
+    by_class = points.set_index(["modality", "class_index"])
+    for trace in links:
+        c = trace.meta["class_index"]
+        assert trace.meta["class_name"] == CLASSES[c] and trace.mode == "lines" and trace.showlegend is False
+        assert trace.line.width <= 1.5  # thin
+        np.testing.assert_allclose(list(zip(trace.x, trace.y)), by_class.loc[[("audio", c), ("visual", c)], ["x", "y"]])
+    # the links' hover sits on their midpoints, naming the class and both distances
+    (hover,) = _traces(figure, "link_hover")
+    assert hover.marker.opacity == 0 and len(hover.x) == NUM_CLASSES
+    for c, (x, y, text) in enumerate(zip(hover.x, hover.y, hover.hovertext)):
+        audio, visual = by_class.loc[("audio", c), ["x", "y"]], by_class.loc[("visual", c), ["x", "y"]]
+        assert (x, y) == pytest.approx(((audio["x"] + visual["x"]) / 2, (audio["y"] + visual["y"]) / 2))
+        plane = np.hypot(audio["x"] - visual["x"], audio["y"] - visual["y"])
+        space = by_class.loc[("audio", c), "av_distance"]
+        assert text.startswith(f"<b>{display_name(CLASSES[c])}</b>")
+        assert f"t-SNE plane: {plane:.2f}" in text and f"token space ({WIDTH}-d): {space:.3g}" in text
+
+
+def test_token_figure_links_only_classes_in_both_modalities() -> None:
+    points = _token_frame()
+    kept = points[~((points["modality"] == "visual") & points["class_index"].isin([3, 7]))]  # no visual Dog, Fire alarm
+    figure = token_figure(kept)
+    assert [trace.meta["class_index"] for trace in _traces(figure, "link")] == sorted(set(range(NUM_CLASSES)) - {3, 7})
+    assert sum(len(trace.x) for trace in _traces(figure, "tokens")) == len(kept)
+    dog = next(text for text in _traces(figure, "tokens")[0].hovertext if text.startswith("<b>Dog</b>"))
+    assert "<br>" not in dog  # no partner: no distance
+    alone = token_figure(points[points["modality"] == "audio"])  # no class in both: no line, no label, no error
+    assert not _traces(alone, "link") and len(_traces(alone, "labels")[0].text) == 0
+
+
+def test_token_labels_are_few_spread_and_named() -> None:
+    points = _token_frame()
+    figure = token_figure(points)
+    (labels,) = _traces(figure, "labels")
+    assert 1 <= len(labels.text) <= MAX_LABELS
+    assert labels.hoverinfo == "skip" and labels.showlegend is False and labels.mode == "text"
+    assert set(labels.text) <= {display_name(name) for name in CLASSES} and len(set(labels.text)) == len(labels.text)
+    # no other trace writes text on the plot
+    assert all(trace.text is None for trace in figure.data if trace.meta["role"] != "labels")
+    assert len(token_figure(points, max_labels=3).data[-1].text) <= 3
+    assert len(token_figure(points, max_labels=0).data[-1].text) == 0
+
+
+def test_labels_never_overlap_and_stack_points_get_one() -> None:
+    """Labels are boxes of about 0.6 em per character and 1.3 em high, above their spot, on the reference plot (a
+    phone's): no two kept boxes intersect, none leaves the plot (near a side, the text runs inwards from its spot),
+    and a heap of identical spots gets one label, not a pile."""
+    rng = np.random.default_rng(5)
+    texts = [display_name(name) for name in CLASSES]
+    size = embeddings._REFERENCE_PLOT_PX
+    assert size <= 304  # the plot's width in the explorer on a 390 px phone
+    for trial in range(20):
+        anchors = rng.normal(size=(25, 2)) * rng.uniform(0.1, 10, size=2)  # (K, 2) any aspect ratio
+        kept, positions = embeddings._spread_labels(anchors, texts, anchors, MAX_LABELS, marker_px=12)
+        assert 1 <= len(kept) <= MAX_LABELS and len(set(kept)) == len(kept), trial
+        low = anchors.min(axis=0) - 0.05 * np.ptp(anchors, axis=0)  # (2,) the axis ranges, with autorange's margin
+        px = (anchors - low) / (1.1 * np.ptp(anchors, axis=0)) * size  # (K, 2) in px of the reference plot
+        boxes = []
+        for k, position in zip(kept, positions):
+            width = 0.6 * 12 * len(texts[k])
+            left = {"top center": px[k, 0] - width / 2, "top right": px[k, 0], "top left": px[k, 0] - width}[position]
+            assert 0 <= left and left + width <= size, (trial, texts[k], position)
+            boxes.append((left, left + width, px[k, 1], px[k, 1] + 1.3 * 12))
+        for i, a in enumerate(boxes):
+            for b in boxes[i + 1 :]:
+                assert a[1] <= b[0] or b[1] <= a[0] or a[3] <= b[2] or b[3] <= a[2], (trial, a, b)
+    heap = np.zeros((25, 2))
+    spread = np.array([[0.0, 0.0], [10.0, 10.0]])
+    kept, _ = embeddings._spread_labels(heap, texts, np.r_[heap, spread], MAX_LABELS, marker_px=12)
+    assert len(kept) == 1
 
 
 def test_feature_figure_customdata_matches_rows(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A click on a point opens ``customdata[0]`` (mgn.explore.player): every point carries its own row."""
     monkeypatch.setattr(embeddings, "_tsne", _first_two_dims)
     points = class_feature_points(**_feature_inputs(num_clips=8))
     figure = feature_figure(points)
-    assert sum(len(trace.x) for trace in figure.data) == len(points)
-    assert [trace.meta["class_index"] for trace in figure.data] == sorted(points["class_index"].unique())
-    for trace in figure.data:
-        assert trace.meta["role"] == "features"
-        rows = points[points["class_index"] == trace.meta["class_index"]]
-        assert trace.name == display_name(trace.meta["class_name"])
-        assert trace.marker.color == CLASS_COLORS[trace.meta["class_index"]]
+    features = _traces(figure, "features")
+    assert sum(len(trace.x) for trace in features) == len(points)
+    expected = sorted(points.groupby(["class_index", "modality"]).groups)
+    assert [(trace.meta["class_index"], trace.meta["modality"]) for trace in features] == expected
+    for trace in features:
+        c, modality = trace.meta["class_index"], trace.meta["modality"]
+        rows = points[(points["class_index"] == c) & (points["modality"] == modality)]
+        assert trace.name == display_name(trace.meta["class_name"]) and trace.meta["class_name"] == CLASSES[c]
+        assert trace.marker.color == CLASS_COLORS[c]
+        assert trace.marker.symbol == MODALITY_SYMBOLS[modality]
         assert [list(row) for row in trace.customdata] == rows[["clip", "class_name", "modality"]].values.tolist()
         np.testing.assert_array_equal(trace.x, rows["x"])
         np.testing.assert_array_equal(trace.y, rows["y"])
-        assert list(trace.marker.symbol) == [MODALITY_SYMBOLS[m] for m in rows["modality"]]
-    assert figure.layout.yaxis.scaleanchor == "x"
+        assert "%{customdata[0]}" in trace.hovertemplate
 
 
-def test_imports_neither_gradio_nor_torch() -> None:
-    code = "import sys, mgn.explore.embeddings; print('gradio' in sys.modules, 'torch' in sys.modules)"
+def test_feature_figure_legend_and_caption(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(embeddings, "_tsne", _first_two_dims)
+    points = class_feature_points(**_feature_inputs(num_clips=40), max_points=60)
+    figure = feature_figure(points)
+    features = _traces(figure, "features")
+    # one legend entry per class present, its group holding both modalities (a click hides or shows the class)
+    shown = [trace for trace in features if trace.showlegend is not False]
+    assert [trace.meta["class_index"] for trace in shown] == sorted(points["class_index"].unique())
+    for trace in features:
+        assert trace.legendgroup == trace.meta["class_name"]
+    assert "click" in figure.layout.legend.title.text
+    (labels,) = _traces(figure, "labels")
+    assert 1 <= len(labels.text) <= MAX_LABELS and labels.hoverinfo == "skip"
+    assert all(trace.text is None for trace in features)
+    caption = " ".join(_caption_text(figure).split())
+    assert " ".join(FEATURE_EXPLANATION.split()) in caption
+    assert points.attrs["note"] in caption and "Click a point to open its clip" in caption
+    _assert_responsive(figure)
+
+
+def test_feature_labels_sit_on_their_class() -> None:
+    """A label is written on a point of its class (its medoid), above its densest part."""
+    rng = np.random.default_rng(3)
+    centres = {0: (0.0, 0.0), 5: (50.0, 0.0), 9: (0.0, 50.0)}
+    rows = []
+    for c, (cx, cy) in centres.items():
+        for modality in TOKEN_MODALITIES:
+            for i, (x, y) in enumerate(rng.normal(size=(30, 2)) + (cx, cy)):
+                rows.append({"x": x, "y": y, "class_index": c, "class_name": CLASSES[c], "modality": modality,
+                             "clip_index": i, "clip": f"{i:011d}_0_10"})  # fmt: skip
+    points = pd.DataFrame(rows)
+    (labels,) = _traces(feature_figure(points), "labels")
+    assert sorted(labels.text) == sorted(display_name(CLASSES[c]) for c in centres)
+    for text, x, y in zip(labels.text, labels.x, labels.y):
+        c = next(c for c in centres if display_name(CLASSES[c]) == text)
+        own = points[points["class_index"] == c]
+        assert ((own["x"] == x) & (own["y"] == y)).any()  # a real point of the class
+        assert np.hypot(x - centres[c][0], y - centres[c][1]) < 1.0  # near the centre of its cloud
+
+
+def test_imports_neither_gradio_nor_torch_nor_sklearn() -> None:
+    """scikit-learn takes seconds to import: the app's first page must not wait for it."""
+    code = "import sys, mgn.explore.embeddings; print(*(m in sys.modules for m in ('gradio', 'torch', 'sklearn')))"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert result.stdout.split() == ["False", "False"]
+    assert result.stdout.split() == ["False", "False", "False"]
