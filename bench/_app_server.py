@@ -20,6 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
+from mgn.data.demo import DEMO_CHECKPOINT, DEMO_COMPARE_CHECKPOINT, DEMO_PACK
+from mgn.explore import ui_ids
+
 __all__ = [
     "CHROMIUM",
     "CHROMIUM_ARGS",
@@ -28,6 +31,8 @@ __all__ = [
     "AppServer",
     "clip_cell",
     "clip_list_size",
+    "demo_checkpoints",
+    "demo_pack",
     "free_port",
     "open_page",
     "read_figure",
@@ -37,6 +42,7 @@ __all__ = [
 ]
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+DEMO = REPO_ROOT / "assets" / "demo"
 CHROMIUM = Path("/usr/bin/chromium")
 # Flags for a closed network: no background connections, no component updates (see the machine notes).
 CHROMIUM_ARGS = [
@@ -53,6 +59,17 @@ CHROMIUM_ARGS = [
 
 # ---------------------------------------------------------------------------------------------------------------------
 # the server
+
+
+def demo_checkpoints() -> list[Path]:
+    """The checkpoints ``python app.py`` opens on the embedded demo: its MGN, and the HAN it is compared with when
+    that checkpoint is shipped."""
+    compare = DEMO / DEMO_COMPARE_CHECKPOINT
+    return [DEMO / DEMO_CHECKPOINT] + ([compare] if compare.is_file() else [])
+
+
+def demo_pack() -> Path:
+    return DEMO / DEMO_PACK
 
 
 def free_port() -> int:
@@ -147,10 +164,10 @@ READ_FIGURE_JS = """(id) => {
   return JSON.stringify({data: gd.data, layout: {meta: gd.layout.meta}},
                         (key, value) => ArrayBuffer.isView(value) ? Array.from(value) : value);
 }"""
-TIMELINE_CLIP_JS = """() => {
-  const gd = document.querySelector('#mgn-timeline .js-plotly-plot');
+TIMELINE_CLIP_JS = f"""() => {{
+  const gd = document.querySelector('#{ui_ids.TIMELINE} .js-plotly-plot');
   return gd && gd.layout && gd.layout.meta ? gd.layout.meta.clip : null;
-}"""
+}}"""
 
 
 def _decoded(value):
@@ -175,19 +192,19 @@ def wait_for_clip(page, clip: str, timeout_ms: int = 30_000) -> None:
     """Wait until the timeline shows ``clip`` and the player holds its video."""
     page.wait_for_function(f"() => ({TIMELINE_CLIP_JS})() === {json.dumps(clip)}", timeout=timeout_ms)
     page.wait_for_function(
-        f"() => (document.getElementById('mgn-video') || {{dataset: {{}}}}).dataset.clip === {json.dumps(clip)}",
+        f"() => (document.getElementById('{ui_ids.VIDEO}') || {{dataset: {{}}}}).dataset.clip === {json.dumps(clip)}",
         timeout=timeout_ms,
     )
 
 
 def clip_list_size(page) -> int:
     """Rows of the clip list (the grid is virtualised: only the visible rows are in the DOM)."""
-    return int(page.get_attribute("#mgn-clip-list [role=grid]", "aria-rowcount")) - 1  # minus the header row
+    return int(page.get_attribute(f"#{ui_ids.CLIP_LIST} [role=grid]", "aria-rowcount")) - 1  # minus the header row
 
 
 def clip_cell(page, row: int):
     """The clip-ID cell of a row of the clip list (a Playwright locator)."""
-    return page.locator(f'#mgn-clip-list [data-testid="cell-{row}-0"]')
+    return page.locator(f'#{ui_ids.CLIP_LIST} [data-testid="cell-{row}-0"]')
 
 
 def open_page(browser, url: str, *, width: int = 1500, height: int = 1300):

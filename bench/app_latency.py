@@ -1,7 +1,12 @@
 """Explorer latency on the embedded demo (or any data): prints JSON.
 
-* ``cold_start_s``: ``python app.py`` launched until it serves its first page; ``first_timeline_s``: until a headless
-  browser shows the first clip's timeline.
+* ``cold_start``: in one run, alternating, ``--repeats`` times each (default 3): ``import_gradio_s``, a Python process
+  that only imports gradio (``python -c "import gradio"``, start to exit), and ``app_cached_s``, ``python app.py``
+  launched until it serves its first page with its predictions cached (what every start after the first is); the
+  medians, every sample, and ``margin_s`` = app - import gradio (the target: within 2 s). ``app_first_s``: the very
+  first start, with an empty cache (the predictions are computed: torch is imported then).
+* ``cold_start_s`` (the first start) and ``first_timeline_s``: until a headless browser shows the first clip's
+  timeline.
 * ``clip_switch_server_ms``: the work behind one clip switch, in process: ``first`` = rendering a clip's view (timeline
   figure and its JSON, scores, events, player HTML), ``cached`` = serving it again (what the app does after the first
   request for a clip); p50 / p95 each.
@@ -17,8 +22,8 @@
 * ``machine``: the load average at start and end (other work on the machine skews every figure).
 
 Usage: ``python bench/app_latency.py [--data PACK_OR_DIR --checkpoint CKPT] [--switches 40] [--clients 50]
-[--switches-per-client 10] [--load-seconds 60] [--load-only] [--url URL --server-pid PID]`` (``--url``: load-test
-a server that is already running, e.g. another version of the app).
+[--switches-per-client 10] [--load-seconds 60] [--repeats 3] [--cold-start-only] [--load-only] [--url URL
+--server-pid PID]`` (``--url``: load-test a server that is already running, e.g. another version of the app).
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ import os
 import platform
 import random
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -48,6 +54,7 @@ from bench._app_server import (  # noqa: E402
     CHROMIUM_ARGS,
     TIMELINE_CLIP_JS,
     clip_cell,
+    demo_checkpoints,
     open_page,
     rss_mb,
     start_app,
@@ -216,6 +223,37 @@ def load_test(
     }
 
 
+def import_gradio_seconds() -> float:
+    """A fresh Python process that imports gradio and exits: seconds from start to exit."""
+    environment = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False"}
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-c", "import gradio"], check=True, env=environment, cwd=REPO_ROOT)
+    return time.perf_counter() - started
+
+
+def cold_start(data: str, checkpoint: str, repeats: int) -> dict:
+    """The app's start against ``import gradio`` alone, measured alternately in this run (see the module docstring)."""
+    with tempfile.TemporaryDirectory() as cache:
+        server = start_app("--data", data, "--checkpoint", checkpoint, cache_dir=Path(cache))
+        first = server.cold_start_s  # the predictions are computed (torch) and cached
+        server.stop()
+        gradio_samples, app_samples = [], []
+        for _ in range(repeats):
+            gradio_samples.append(import_gradio_seconds())
+            server = start_app("--data", data, "--checkpoint", checkpoint, cache_dir=Path(cache))
+            app_samples.append(server.cold_start_s)
+            server.stop()
+    gradio_s, app_s = statistics.median(gradio_samples), statistics.median(app_samples)
+    return {
+        "import_gradio_s": round(gradio_s, 2),
+        "app_cached_s": round(app_s, 2),
+        "margin_s": round(app_s - gradio_s, 2),
+        "app_first_s": round(first, 2),
+        "import_gradio_samples_s": [round(value, 2) for value in gradio_samples],
+        "app_cached_samples_s": [round(value, 2) for value in app_samples],
+    }
+
+
 def browser_switches(url: str, count: int) -> tuple[float, dict]:
     from playwright.sync_api import sync_playwright
 
@@ -248,6 +286,8 @@ def main() -> None:
     parser.add_argument("--switches-per-client", type=int, default=10)
     parser.add_argument("--load-seconds", type=float, default=60.0)
     parser.add_argument("--load-only", action="store_true", help="only the cold start and the load test")
+    parser.add_argument("--repeats", type=int, default=3, help="cold starts measured against import gradio")
+    parser.add_argument("--cold-start-only", action="store_true", help="only the cold start against import gradio")
     parser.add_argument("--url", help="load-test this running server instead of starting one (implies --load-only)")
     parser.add_argument("--server-pid", type=int, help="with --url: the server's process, for its memory")
     args = parser.parse_args()
@@ -255,7 +295,15 @@ def main() -> None:
         "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "load_average_at_start": _load_average()},
         "data": args.data,
     }
-    explorer = open_explorer(args.data, [args.checkpoint], cache_dir=None, progress=False)
+    if args.repeats > 0:
+        result["cold_start"] = cold_start(args.data, args.checkpoint, args.repeats)
+    if args.cold_start_only:
+        result["machine"]["load_average_at_end"] = _load_average()
+        print(json.dumps(result, indent=2))
+        return
+    default = args.data == str(DEMO / "demo_split.npz") and args.checkpoint == str(DEMO / "mgn_demo.safetensors")
+    checkpoints = demo_checkpoints() if default else [args.checkpoint]  # what the app opens
+    explorer = open_explorer(args.data, checkpoints, cache_dir=None, progress=False)
     clips = [str(name) for name in explorer.split.filenames]
     load = {
         "clients": args.clients,

@@ -150,12 +150,12 @@ def test_a_bad_cache_file_is_recomputed_with_one_warning(
 def test_an_unwritable_cache_warns_and_returns_the_predictions(
     tmp_path: Path, model: MGN, monkeypatch: pytest.MonkeyPatch, failure: OSError
 ) -> None:
-    import mgn.inference as inference
+    import mgn.predictions as cache  # the cache's writer (torch-free; mgn.inference uses it)
 
     def failing(path):
         raise failure
 
-    monkeypatch.setattr(inference, "atomic_path", failing)
+    monkeypatch.setattr(cache, "atomic_path", failing)
     path = tmp_path / "predictions.npz"
     with pytest.warns(UserWarning, match=f"cannot write the predictions cache {path} .*continuing without it"):
         predictions = predict_cached(model, _split(), path)

@@ -9,6 +9,7 @@ functions return pandas DataFrames (for tables) or Plotly figures, and import ne
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -16,6 +17,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from mgn.explore.checks import binary_array
+from mgn.explore.colors import MODALITY_COLORS  # the explorer's one scheme: no modality shares a status colour
 from mgn.labels import CLASSES, EVAL_MODALITIES, NUM_CLASSES, NUM_SEGMENTS, audio_visual, display_name
 from mgn.metrics import LEVEL_TITLES, LEVELS, METRIC_TITLES, METRICS, Scores
 
@@ -27,12 +29,11 @@ __all__ = [
     "modality_confusion",
     "per_class_figure",
     "per_class_scores",
+    "table1_comparison",
     "table1_frame",
 ]
 
 PER_CLASS_MODALITIES: tuple[str, ...] = EVAL_MODALITIES  # audio, visual, audio_visual
-# Okabe-Ito colours, distinguishable under the common colour-vision deficiencies.
-MODALITY_COLORS: dict[str, str] = {"audio": "#E69F00", "visual": "#56B4E9", "audio_visual": "#009E73"}
 # Where a class is in a clip: audible (some audio segment positive), visible (some visual segment positive), both,
 # or neither. The order of the confusion matrix rows and columns.
 CONFUSION_CATEGORIES: tuple[str, ...] = ("audible only", "visible only", "audible and visible", "absent")
@@ -84,6 +85,32 @@ def table1_frame(scores: Scores) -> pd.DataFrame:
         rows.append([float(f"{scores.level(level).metric(metric):.1f}") for metric in METRICS])
     index = pd.Index([LEVEL_TITLES[level] for level in LEVELS], name="level")
     return pd.DataFrame(rows, index=index, columns=[METRIC_TITLES[metric] for metric in METRICS])
+
+
+def table1_comparison(scores: Sequence[Scores], names: Sequence[str]) -> pd.DataFrame:
+    """Table 1 of one or two results side by side, one row per level and metric.
+
+    Args:
+        scores: one or two outputs of :func:`mgn.metrics.avvp_scores` (e.g. two models on the same split).
+        names: their names, the value columns' headers.
+
+    Returns:
+        Columns ``level`` (``Segment-level``, ``Event-level``), ``metric`` (``Audio`` ... ``Event@AV``), one column
+        per name with the percentages as :func:`table1_frame` rounds them, and for two results
+        ``"Δ (<second> − <first>)"``: the second minus the first, of the rounded values (so the table adds up).
+        Rows: the segment level's five metrics, then the event level's.
+
+    Raises:
+        ValueError: not one or two results, a name per result, or two equal names.
+    """
+    if not 1 <= len(scores) <= 2 or len(names) != len(scores) or len(set(names)) != len(names):
+        raise ValueError(f"expected one or two results with distinct names, found {len(scores)} and names {names}")
+    frames = [table1_frame(result) for result in scores]  # (2 levels, 5 metrics) each
+    long = frames[0].stack().rename_axis(["level", "metric"]).rename(names[0]).to_frame()
+    if len(frames) == 2:
+        long[names[1]] = frames[1].stack().to_numpy()
+        long[f"Δ ({names[1]} − {names[0]})"] = (long[names[1]] - long[names[0]]).round(1)
+    return long.reset_index()
 
 
 # ---------------------------------------------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """Driving the explorer page in headless Chromium, for the browser test; the helpers live in ``bench/_app_server.py``
 (the latency benchmark uses them too). ``python tests/app/browser.py docs/screenshot.png`` refreshes the screenshot
-in docs/ from the embedded demo."""
+in docs/ from the embedded demo: the window a 1440 x 900 screen shows (list, video and timeline side by side)."""
 
 from __future__ import annotations
 
@@ -36,9 +36,9 @@ def main() -> None:
         try:
             with sync_playwright() as playwright:
                 browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-                page = open_page(browser, server.url)
-                time.sleep(2)
-                page.screenshot(path=str(target), full_page=True)
+                page = open_page(browser, server.url, width=1440, height=900)
+                time.sleep(3)  # the page script fits the timeline into the window
+                page.screenshot(path=str(target))
                 browser.close()
         finally:
             server.stop()

@@ -25,8 +25,12 @@ import numpy as np
 import pytest
 from gradio_client import Client
 
-from bench._app_server import REPO_ROOT, start_app
-from mgn.data.demo import DEMO_CHECKPOINT, DEMO_PACK
+from bench._app_server import REPO_ROOT, demo_checkpoints, free_port, start_app
+from mgn.checkpoint import save_checkpoint
+from mgn.data.demo import DEMO_CHECKPOINT, DEMO_COMPARE_CHECKPOINT, DEMO_PACK
+from mgn.explore import clips as clip_views
+from mgn.explore import ui_ids
+from mgn.explore.export import file_label
 from mgn.explore.player import VIDEO_ROUTE, video_html, video_url
 from mgn.explore.state import open_explorer
 from mgn.export import read_prediction_csvs, write_prediction_archive
@@ -37,7 +41,8 @@ pytestmark = pytest.mark.timeout(600)
 
 @pytest.fixture(scope="module")
 def explorer():
-    return open_explorer(DEMO / DEMO_PACK, [DEMO / DEMO_CHECKPOINT], cache_dir=None, progress=False)
+    """The explorer the demo app serves (its MGN, and its HAN when shipped)."""
+    return open_explorer(DEMO / DEMO_PACK, demo_checkpoints(), cache_dir=None, progress=False)
 
 
 def _status(url: str) -> int:
@@ -80,7 +85,7 @@ def test_show_clip_api(demo_app, explorer) -> None:
     clip = str(explorer.split.filenames[5])
     selected, player, figure, *_ = client.predict(clip[:11], api_name="/show_clip")
     assert selected == clip
-    assert 'id="mgn-video"' in player and f"/{clip[:11]}.mp4" in player
+    assert f'id="{ui_ids.VIDEO}"' in player and f"/{clip[:11]}.mp4" in player
     with pytest.raises(Exception, match="unknown clip"):
         client.predict("not_a_clip_0_10", api_name="/show_clip")
 
@@ -105,7 +110,8 @@ def test_predictions_download_is_served(demo_app, explorer, tmp_path: Path) -> N
     url, _ = demo_app
     with urllib.request.urlopen(f"{url}config", timeout=30) as response:
         config = json.load(response)
-    (button,) = [c for c in config["components"] if c.get("props", {}).get("elem_id") == "mgn-predictions-MGN"]
+    wanted = ui_ids.PREDICTIONS_PREFIX + file_label(explorer.models[0].name)
+    (button,) = [c for c in config["components"] if c.get("props", {}).get("elem_id") == wanted]
     location = button["props"]["value"]["url"]
     archive = tmp_path / "predictions.zip"
     with urllib.request.urlopen(location if location.startswith("http") else url + location.lstrip("/")) as response:
@@ -162,9 +168,10 @@ def test_app_exports_and_settings(explorer, tmp_path: Path, monkeypatch: pytest.
     demo = app.build_app(explorer)
     assert demo.analytics_enabled is False
     assert not list(tmp_path.glob("mgn-explorer-*"))  # the archives' folder is gone once Gradio holds them
-    (button,) = [block for block in demo.blocks.values() if isinstance(block, gr.DownloadButton)]
-    archive = Path(button.value["path"])
-    assert archive.name == "predictions_MGN.zip" and archive.is_file()
+    buttons = [block for block in demo.blocks.values() if isinstance(block, gr.DownloadButton)]
+    assert len(buttons) == len(explorer.models)  # one archive per model
+    archive = Path(buttons[0].value["path"])
+    assert archive.name == f"predictions_{file_label(explorer.models[0].name)}.zip" and archive.is_file()
     with zipfile.ZipFile(archive) as bundle:
         assert sorted(bundle.namelist()) == ["predicted_eval_audio.csv", "predicted_eval_visual.csv"]
         bundle.extractall(tmp_path / "unzipped")
@@ -182,6 +189,103 @@ def test_app_exports_and_settings(explorer, tmp_path: Path, monkeypatch: pytest.
     args = app.parse_args([])
     assert Path(args.data).name == DEMO_PACK and Path(args.checkpoint).name == DEMO_CHECKPOINT
     assert args.max_file_size == 200 * 2**20 and args.gate == "global" and args.arch is None
+    shipped = DEMO / DEMO_COMPARE_CHECKPOINT  # the demo opens its comparison model, unless told not to
+    assert args.compare == (str(shipped) if shipped.is_file() else None)
+    assert app.parse_args(["--compare", ""]).compare is None
+
+
+def test_arch_choices_are_the_architectures() -> None:
+    import app
+    from mgn.models import ARCHITECTURES
+
+    assert tuple(sorted(ARCHITECTURES)) == app.ARCH_CHOICES
+
+
+def test_search_placeholder_matches_clips(explorer) -> None:
+    import app
+
+    example = app._search_example(explorer).removeprefix("e.g. ")
+    for term in example.split(", "):
+        assert len(clip_views.filter_clips(explorer.table, query=term)) > 0, term
+
+
+def test_launch_without_torch_or_scikit_learn(tmp_path: Path) -> None:
+    """With the predictions cached, the app builds its page (every tab) without importing torch or sklearn."""
+    cache = tmp_path / "cache"
+    open_explorer(DEMO / DEMO_PACK, demo_checkpoints(), cache_dir=cache, progress=False)  # fills the cache
+    code = (
+        "import sys, app\n"
+        f"args = app.parse_args(['--cache-dir', {str(cache)!r}])\n"
+        "from mgn.explore.state import open_explorer\n"
+        "e = open_explorer(args.data, [args.checkpoint] + ([args.compare] if args.compare else []), "
+        "cache_dir=args.cache_dir, progress=False)\n"
+        "demo = app.build_app(e, app._parse_setup(args, e))\n"
+        "print(sorted({'torch', 'sklearn'} & set(sys.modules)))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, check=True)
+    assert result.stdout.strip().splitlines()[-1] == "[]", result.stdout + result.stderr
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# compare mode through the API
+
+
+@pytest.fixture(scope="module")
+def compare_app(tmp_path_factory: pytest.TempPathFactory):
+    """The demo's MGN compared with a small seeded HAN, served in-process: (URL, explorer)."""
+    import torch
+
+    import app
+    from mgn.models import HAN, HANConfig
+
+    torch.manual_seed(0)
+    han = save_checkpoint(tmp_path_factory.mktemp("han") / "han.safetensors", HAN(HANConfig(dim=16, ffn_dim=16)))
+    explorer = open_explorer(
+        DEMO / DEMO_PACK, [DEMO / DEMO_CHECKPOINT, han], labels=[None, "HAN-16"], cache_dir=None, progress=False
+    )
+    demo = app.build_app(explorer)
+    port = free_port()
+    demo.queue().launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, ssr_mode=False)
+    yield f"http://127.0.0.1:{port}/", explorer
+    demo.close()
+
+
+def test_compare_columns_name_both_models(compare_app) -> None:
+    url, explorer = compare_app
+    assert [m.short_name for m in explorer.models] == ["MGN", "HAN-16"]
+    client = Client(url, verbose=False)
+    result = client.predict("", [], "any", "any", "most errors", 1, ["seg_av", "disagreement"], 0.5, api_name="/clips")
+    headers = result["headers"]
+    for header in ("Seg F AV", "FP", "FN", "Errors"):
+        assert f"{header} — MGN" in headers and f"{header} — HAN-16" in headers, header
+    assert "Disagree" in headers and not [h for h in headers if "(2)" in h]
+    shown = [row[headers.index("Clip")] for row in result["data"]]
+    assert shown == clip_views.sort_clips(explorer.table, "most errors", model=1)["clip"].tolist()  # HAN's errors
+
+
+@pytest.mark.parametrize("model", [0, 1])
+@pytest.mark.parametrize("error", ["false_negative", "false_positive", "perfect"])
+def test_compare_filters_for_each_model(compare_app, model: int, error: str) -> None:
+    url, explorer = compare_app
+    client = Client(url, verbose=False)
+    result = client.predict("", [], "visual", error, "split order", model, [], 0.5, api_name="/clips")
+    shown = [row[0] for row in result["data"]]
+    expected = clip_views.filter_clips(explorer.table, modality="visual", error=error, model=model)
+    assert shown == expected["clip"].tolist()
+
+
+def test_compare_threshold_rescores_through_the_api(compare_app) -> None:
+    url, explorer = compare_app
+    client = Client(url, verbose=False)
+    low = client.predict("", [], "any", "any", "split order", 0, ["errors"], 0.2, api_name="/clips")
+    column = low["headers"].index("Errors — MGN")
+    assert [row[column] for row in low["data"]] == explorer.scoring(0.2).table["errors"].tolist()
+    clip = str(explorer.split.filenames[3])
+    _, _, figure, scores, _ = client.predict(clip, 0.2, api_name="/show_clip")
+    assert [row[0] for row in scores["data"]] == ["MGN", "MGN", "HAN-16", "HAN-16"]
+    assert json.loads(figure["plot"])["layout"]["meta"]["threshold"] == 0.2
+    with pytest.raises(Exception, match="greater than maximum value 0.95"):  # the slider's range, checked by Gradio
+        client.predict(clip, 0.99, api_name="/show_clip")
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -237,6 +341,8 @@ def bad_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         (["--max-file-size", "lots"], "argument --max-file-size: expected a size such as 200mb"),
         (["--arch", "cnn"], "argument --arch: invalid choice: 'cnn'"),
         (["--split", "val"], "holds the 'test' split, not 'val'"),
+        (["--compare", "", "--compare-label", "x"], "--compare-label: there is no compared model"),
+        (["--compare", "{checkpoint}", "--label", "a", "--compare-label", "a"], "give the models two names"),
         (["--data", "{pack}"], "garbage_pack.npz"),
         (["--checkpoint", "{checkpoint}"], "garbage.safetensors"),
         (["--compare", "{official}"], "garbage.pt"),
@@ -251,6 +357,8 @@ def bad_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         "max_file_size",
         "arch",
         "split_of_pack",
+        "compare_label_alone",
+        "equal_labels",
         "bad_pack",
         "bad_checkpoint",
         "bad_official",

@@ -20,6 +20,7 @@ import app
 from bench._app_server import free_port
 from mgn.checkpoint import load_checkpoint
 from mgn.data.demo import DEMO_CHECKPOINT, DEMO_PACK
+from mgn.explore import ui_ids
 from mgn.explore.state import open_explorer
 from mgn.explore.video_parser import VideoParser
 from tests.extract.standins import standin_extractor
@@ -47,7 +48,7 @@ def parse_app(tmp_path_factory: pytest.TempPathFactory):
     torch.manual_seed(0)
     model = load_checkpoint(DEMO / DEMO_CHECKPOINT)
     parser = VideoParser(model, "MGN", standin_extractor, max_seconds=60, listed=[DEMO / "video"])
-    demo = app.build_app(explorer, parser)
+    demo = app.build_app(explorer, app.ParseSetup.of(parser))
     port = free_port()
     demo.queue().launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, ssr_mode=False)
     yield f"http://127.0.0.1:{port}/"
@@ -87,15 +88,17 @@ def test_upload_in_the_browser(parse_app: str, long_video: Path, chromium) -> No
     page = chromium.new_page(viewport={"width": 1400, "height": 1000})
     page.goto(parse_app + "?__theme=light")
     page.get_by_role("tab", name="Parse a video").click()
-    page.locator("#mgn-parse-upload input[type=file]").set_input_files(str(long_video))
+    page.locator(f"#{ui_ids.PARSE_UPLOAD} input[type=file]").set_input_files(str(long_video))
     page.wait_for_timeout(1500)  # the upload finishes
-    page.locator("#mgn-parse-button").click()
+    page.locator(f"#{ui_ids.PARSE_BUTTON}").click()
     page.wait_for_function(
-        "() => { const gd = document.querySelector('#mgn-parse-timeline .js-plotly-plot');"
+        f"() => {{ const gd = document.querySelector('#{ui_ids.PARSE_TIMELINE} .js-plotly-plot');"
         " return gd && gd.layout && gd.layout.meta && gd.layout.meta.video === 'my clip.mp4'; }",
         timeout=120_000,
     )
-    x_range = page.evaluate("() => document.querySelector('#mgn-parse-timeline .js-plotly-plot').layout.xaxis.range")
+    x_range = page.evaluate(
+        f"() => document.querySelector('#{ui_ids.PARSE_TIMELINE} .js-plotly-plot').layout.xaxis.range"
+    )
     assert x_range[1] == pytest.approx(14.0)
-    assert "2 windows" in page.locator("#mgn-parse-status").inner_text()
+    assert "2 windows" in page.locator(f"#{ui_ids.PARSE_STATUS}").inner_text()
     page.close()

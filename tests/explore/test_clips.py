@@ -26,13 +26,23 @@ import pandas as pd
 import pytest
 
 from mgn.explore.clips import (
-    DISPLAY_COLUMNS,
+    DISAGREEMENT_COLUMNS,
     ERROR_FILTERS,
+    ERROR_WORDS,
     FILTER_MODALITIES,
+    MODALITY_WORDS,
+    OPTIONAL_COLUMNS,
+    PER_MODEL_COLUMNS,
     SORT_KEYS,
     clip_table,
+    column_widths,
+    disagreements,
     display_frame,
     filter_clips,
+    filter_disagreements,
+    model_column,
+    neighbour,
+    num_models,
     sort_clips,
 )
 from mgn.labels import CLASS_TO_INDEX, NUM_CLASSES, NUM_SEGMENTS
@@ -144,13 +154,18 @@ def test_compare_columns(table: pd.DataFrame, arrays: dict[str, np.ndarray], sec
     per_clip = avvp_scores(*second_model, arrays["ga"], arrays["gv"]).segment.per_clip
     np.testing.assert_array_equal(table["seg_visual_2"], 100 * per_clip[:, PER_CLIP_COLUMNS.index("visual")])
     assert table["seg_visual_2"].tolist()[3] == 100.0  # the second model predicts no visual violin: no error
-    assert {"event_av_2", "seg_audio_2"} <= set(table.columns)
+    assert {model_column(column, 1) for column in PER_MODEL_COLUMNS} <= set(table.columns)  # every column, twice
+    assert table["fp_visual_2"].tolist() == [0, 2, 0, 0] and table["fn_audio_2"].tolist() == [1, 5, 0, 0]
+    assert table["errors_2"].tolist() == [1, 8, 4, 0] and table["pred_classes_2"].tolist()[3] == "Violin fiddle (A)"
+    assert num_models(table) == 2
 
 
 def test_without_compare_has_no_compare_columns(arrays: dict[str, np.ndarray]) -> None:
     table = clip_table(NAMES, arrays["ga"], arrays["gv"], arrays["pa"], arrays["pv"])
-    assert "disagreement" not in table.columns
+    assert "disagreement" not in table.columns and num_models(table) == 1
     assert not [column for column in table.columns if column.endswith("_2")]
+    with pytest.raises(ValueError, match="model 1 is not in this table"):
+        filter_clips(table, error="errors", model=1)
 
 
 def test_bad_inputs_are_named(arrays: dict[str, np.ndarray]) -> None:
@@ -207,6 +222,18 @@ def test_every_sort_key_is_tested_and_ordered(table: pd.DataFrame) -> None:
         assert (np.diff(values) >= 0).all() if ascending else (np.diff(values) <= 0).all(), key
         for _, group in ordered.groupby(column, sort=False):
             assert group["clip"].is_monotonic_increasing, key
+
+
+@pytest.mark.parametrize(
+    ("key", "expected"),
+    [
+        ("worst visual F (segment)", [1, 2, 0, 3]),  # model 2 has no visual violin: clip 3 is perfect there
+        ("most false negatives", [1, 2, 0, 3]),  # 5, 4, 1 (clip 0's lost Dog audio segment), 0
+        ("most errors", [1, 2, 0, 3]),
+    ],
+)
+def test_sort_keys_of_the_second_model(table: pd.DataFrame, key: str, expected: list[int]) -> None:
+    assert _clip_order(sort_clips(table, key, model=1)) == expected
 
 
 def test_sort_errors(arrays: dict[str, np.ndarray], table: pd.DataFrame) -> None:
@@ -277,6 +304,26 @@ def test_error_filter(table: pd.DataFrame, error: str, modality: str, expected: 
     assert _clip_order(filter_clips(table, error=error, modality=modality)) == expected
 
 
+@pytest.mark.parametrize(
+    ("error", "modality", "classes", "expected"),
+    [
+        ("false_positive", "visual", [], [1]),  # the second model has no visual false alarm on clip 3
+        ("false_negative", "audio", [], [0, 1]),  # it misses one Dog audio segment of clip 0
+        ("perfect", "any", [], [3]),
+        ("any", "visual", ["Violin fiddle"], []),  # its predictions have no visual violin, nor has the GT
+        ("any", "audio", ["Violin fiddle"], [3]),
+    ],
+)
+def test_filters_of_the_second_model(table: pd.DataFrame, error: str, modality: str, classes, expected) -> None:
+    assert _clip_order(filter_clips(table, error=error, modality=modality, classes=classes, model=1)) == expected
+
+
+def test_filter_words_cover_every_value() -> None:
+    assert set(MODALITY_WORDS) == set(FILTER_MODALITIES) and set(ERROR_WORDS) == set(ERROR_FILTERS)
+    words = list(MODALITY_WORDS.values()) + list(ERROR_WORDS.values())
+    assert not [word for word in words if "_" in word]  # words, not identifiers
+
+
 def test_filters_combine_and_keep_the_sorted_order(table: pd.DataFrame) -> None:
     ordered = sort_clips(table, "most errors")  # 1, 3, 2, 0
     assert _clip_order(filter_clips(ordered, error="errors")) == [1, 3, 2]
@@ -300,19 +347,88 @@ def test_filter_errors_name_the_value(table: pd.DataFrame) -> None:
 
 
 def test_display_frame(table: pd.DataFrame, arrays: dict[str, np.ndarray]) -> None:
-    ordered = sort_clips(table, "worst audio F (segment)")
-    frame = display_frame(ordered)
-    assert list(frame.columns) == list(DISPLAY_COLUMNS.values())
+    plain_table = clip_table(NAMES, arrays["ga"], arrays["gv"], arrays["pa"], arrays["pv"])
+    ordered = sort_clips(plain_table, "worst audio F (segment)")
+    frame = display_frame(ordered, sort_key="worst audio F (segment)")
+    assert list(frame.columns) == ["Clip", "Ground truth", "Seg F audio", "FP", "FN"]  # the rest is opt-in
     assert frame.index.tolist() == [0, 1, 2, 3]
     assert frame["Clip"].tolist() == ordered["clip"].tolist()  # row i is row i of the table
     assert frame["Seg F audio"].tolist()[0] == 33.3
     assert frame["Ground truth"].tolist()[0] == "Speech (A)"
-    plain = display_frame(clip_table(NAMES, arrays["ga"], arrays["gv"], arrays["pa"], arrays["pv"]))
-    assert "Disagree" not in plain.columns and "Seg F AV (2)" not in plain.columns
-    compare_columns = {"seg_av_2", "event_av_2", "disagreement"}
-    assert list(plain.columns) == [
-        header for column, header in DISPLAY_COLUMNS.items() if column not in compare_columns
+    assert list(display_frame(plain_table, sort_key="split order").columns) == ["Clip", "Ground truth", "FP", "FN"]
+    every = display_frame(plain_table, extra=[c for c in OPTIONAL_COLUMNS if c != "disagreement"])
+    assert len(every.columns) == len(OPTIONAL_COLUMNS) - 1 + 4 and "Disagree" not in every.columns
+    with pytest.raises(ValueError, match="unknown column 'fp_audio'"):
+        display_frame(plain_table, extra=["fp_audio"])
+
+
+def test_display_frame_in_compare_mode(table: pd.DataFrame) -> None:
+    frame = display_frame(
+        sort_clips(table, "most disagreement"),
+        sort_key="most disagreement",
+        extra=["seg_av"],
+        model_names=["MGN", "HAN"],
+    )
+    assert list(frame.columns) == [
+        "Clip",
+        "Ground truth",
+        "Seg F AV — MGN",
+        "Seg F AV — HAN",
+        "FP — MGN",
+        "FP — HAN",
+        "FN — MGN",
+        "FN — HAN",
+        "Disagree",
     ]
+    assert frame["FN — HAN"].tolist() == [0, 1, 5, 4] and frame["Disagree"].tolist() == [4, 1, 0, 0]
+    sorted_by_second = display_frame(table, sort_key="worst visual F (segment)", model_names=["MGN", "HAN"])
+    assert {"Seg F visual — MGN", "Seg F visual — HAN"} <= set(sorted_by_second.columns)  # the sort key, both
+    with pytest.raises(ValueError, match="model_names"):
+        display_frame(table)
+    widths = column_widths(frame)
+    assert len(widths) == len(frame.columns) and 93 <= sum(float(w.rstrip("%")) for w in widths) <= 100
+    assert widths[:3] == ["28%", "17%", "7%"]  # 7 number columns share 55 %
+    assert column_widths(display_frame(table, model_names=["MGN", "HAN"], sort_key="split order"))[0] == "28%"
+    plain = clip_table(NAMES, *(_matrices()[key] for key in ("ga", "gv", "pa", "pv")))  # one model: 2 numbers
+    assert column_widths(display_frame(plain, sort_key="split order")) == ["36%", "20%", "22%", "22%"]
+
+
+def test_disagreements(table: pd.DataFrame, arrays: dict[str, np.ndarray], second_model) -> None:
+    first = (arrays["pa"], arrays["pv"])
+    frame = disagreements(NAMES, arrays["ga"], arrays["gv"], first, second_model, ["MGN", "HAN"])
+    assert list(frame.columns[: len(DISAGREEMENT_COLUMNS)]) == list(DISAGREEMENT_COLUMNS)
+    rows = frame[list(DISAGREEMENT_COLUMNS)].values.tolist()
+    assert rows == [
+        # clip 0: HAN misses Dog's first audio segment (so its AV segment too); MGN is right
+        [NAMES[0], "Dog", "audio", "1", "0–1", "MGN", "HAN: missed (FN)"],
+        [NAMES[0], "Dog", "audio-visual", "1", "0–1", "MGN", "HAN: missed (FN)"],
+        # clip 3: MGN's visual violin is a false alarm (segments 3-6), so is its audio-visual one; HAN has neither
+        [NAMES[3], "Violin fiddle", "visual", "3–6", "2–6", "HAN", "MGN: false alarm (FP)"],
+        [NAMES[3], "Violin fiddle", "audio-visual", "3–6", "2–6", "HAN", "MGN: false alarm (FP)"],
+    ]
+    assert frame["onset"].tolist() == [0, 0, 2, 2] and frame["offset"].tolist() == [1, 1, 6, 6]
+    assert frame["right_model"].tolist() == [0, 0, 1, 1]
+    assert _clip_order_of(filter_disagreements(frame, right_model=1)) == [3, 3]
+    assert len(filter_disagreements(frame, modality="audio_visual")) == 2
+    assert len(filter_disagreements(frame, classes=["Violin_fiddle"])) == 2
+    assert len(filter_disagreements(frame, right_model=0, classes=["Violin fiddle"])) == 0
+    with pytest.raises(ValueError, match="unknown modality"):
+        filter_disagreements(frame, modality="both")
+    same = disagreements(NAMES, arrays["ga"], arrays["gv"], first, first, ["MGN", "HAN"])
+    assert len(same) == 0 and list(same.columns) == list(frame.columns)  # one model twice: nothing to list
+    with pytest.raises(ValueError, match="second\\[0\\]"):
+        disagreements(NAMES, arrays["ga"], arrays["gv"], first, (arrays["pa"][:, :, :5], arrays["pv"]), ["a", "b"])
+
+
+def _clip_order_of(frame: pd.DataFrame) -> list[int]:
+    return frame["clip_index"].tolist()
+
+
+def test_neighbour() -> None:
+    order = ["c", "a", "b"]
+    assert neighbour(order, "a", 1) == "b" and neighbour(order, "a", -1) == "c"
+    assert neighbour(order, "b", 1) == "b" and neighbour(order, "c", -1) == "c"  # clamped at the ends
+    assert neighbour(order, "zzz", 1) == "c" and neighbour([], "a", 1) is None
 
 
 def test_imports_neither_gradio_nor_torch() -> None:

@@ -8,12 +8,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from mgn.explore.colors import MODALITY_COLORS, STATUS_COLORS
 from mgn.explore.dashboard import (
     CONFUSION_CATEGORIES,
     confusion_figure,
     modality_confusion,
     per_class_figure,
     per_class_scores,
+    table1_comparison,
     table1_frame,
 )
 from mgn.labels import CLASSES, NUM_CLASSES, NUM_SEGMENTS, class_index, display_name
@@ -57,6 +59,22 @@ def test_table1_frame_of_real_scores():
     assert frame.loc["Segment-level", "Audio"] == round(scores.segment.audio, 1)
 
 
+def test_table1_comparison_side_by_side_with_differences():
+    gt_a, gt_v, pred_a, pred_v = _random_split(0)
+    first, second = avvp_scores(pred_a, pred_v, gt_a, gt_v), avvp_scores(pred_v, pred_a, gt_a, gt_v)
+    frame = table1_comparison([first, second], ["MGN", "HAN"])
+    assert list(frame.columns) == ["level", "metric", "MGN", "HAN", "Δ (HAN − MGN)"]
+    assert frame["level"].tolist() == ["Segment-level"] * 5 + ["Event-level"] * 5
+    assert frame["metric"].tolist()[:5] == ["Audio", "Visual", "Audio-Visual", "Type@AV", "Event@AV"]
+    wide = [table1_frame(first), table1_frame(second)]
+    assert frame["MGN"].tolist() == wide[0].to_numpy().ravel().tolist()
+    assert frame["HAN"].tolist() == wide[1].to_numpy().ravel().tolist()
+    np.testing.assert_allclose(frame["Δ (HAN − MGN)"], (frame["HAN"] - frame["MGN"]).round(1))
+    assert list(table1_comparison([first], ["MGN"]).columns) == ["level", "metric", "MGN"]
+    with pytest.raises(ValueError, match="distinct names"):
+        table1_comparison([first, second], ["MGN", "MGN"])
+
+
 def _loop_f(gt: np.ndarray, pred: np.ndarray, c: int) -> tuple[float, int, int]:
     """Pooled segment F (%) of class c by explicit loops, and the GT / predicted segment counts."""
     tp = fp = fn = 0
@@ -87,6 +105,13 @@ def test_per_class_scores_match_a_direct_loop():
     assert frame.loc[7, ["audio_f", "visual_f", "audio_visual_f"]].isna().all()  # neither GT nor prediction
     assert (frame.loc[8, ["audio_f", "visual_f"]] == 0).all()  # GT only: F = 0, not NaN
     assert frame["gt_audio"].dtype == np.int64
+
+
+def test_per_class_colours_are_the_modality_colours_not_a_status_colour():
+    figure = per_class_figure(per_class_scores(*_random_split(1)))
+    colours = [trace.marker.color for trace in figure.data]
+    assert colours == [MODALITY_COLORS[m] for m in ("audio", "visual", "audio_visual")]
+    assert not set(colours) & set(STATUS_COLORS.values())
 
 
 def test_per_class_figure_has_one_bar_trace_per_modality():

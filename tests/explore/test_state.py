@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -14,9 +16,9 @@ from mgn.checkpoint import save_checkpoint
 from mgn.data.llp import LLPLayout, load_split
 from mgn.data.pack import save_split_pack
 from mgn.data.synthetic.dataset import generate_dataset
-from mgn.explore.state import ExplorerError, open_explorer
+from mgn.explore.state import ExplorerError, GroundTruth, default_model_names, open_explorer
 from mgn.inference import NonFiniteOutputError
-from mgn.metrics import avvp_scores
+from mgn.metrics import avvp_scores, format_table
 from mgn.models import HAN, MGN, HANConfig, MGNConfig
 
 
@@ -36,7 +38,9 @@ def setup(tmp_path_factory: pytest.TempPathFactory):
 def test_compare_two_models_on_an_llp_folder(setup) -> None:
     data, (mgn_path, han_path), root = setup
     explorer = open_explorer(data, [mgn_path, han_path], cache_dir=root / "cache", progress=False)
-    assert [m.name for m in explorer.models] == ["MGN", "HAN"] and len(explorer.table) == 6
+    run = f"{root.parent.name}/{root.name}"
+    assert [m.name for m in explorer.models] == [f"MGN ({run})", f"HAN ({run})"] and len(explorer.table) == 6
+    assert [m.short_name for m in explorer.models] == ["MGN", "HAN"]
     assert "disagreement" in explorer.table.columns
     clip = str(explorer.split.filenames[1])
     assert explorer.index_of(clip[:11]) == 1  # a video ID works too
@@ -123,9 +127,11 @@ def test_the_table_reuses_the_model_scores(setup, monkeypatch: pytest.MonkeyPatc
     monkeypatch.setattr(state, "avvp_scores", lambda *a: calls.append(1) or avvp_scores(*a))
     monkeypatch.setattr(clips, "avvp_scores", lambda *a: pytest.fail("clip_table recomputed the scores"))
     explorer = open_explorer(data, [mgn_path, han_path], cache_dir=None, progress=False)
-    assert len(calls) == 2
     seg_av = 100 * explorer.models[1].scores.segment.clip_scores("audio_visual")
     np.testing.assert_array_equal(explorer.table["seg_av_2"], seg_av)
+    assert len(calls) == 2  # once per model, at the official threshold
+    explorer.scoring(0.3), explorer.scoring(0.3), explorer.table1(1, 0.3)
+    assert len(calls) == 4  # once per model at another threshold, then from the cache
 
 
 def test_an_unusable_cache_folder_gives_one_warning_and_no_cache(setup, tmp_path: Path) -> None:
@@ -174,3 +180,106 @@ def test_options_are_checked_before_loading(setup, tmp_path: Path) -> None:
     with pytest.raises(ExplorerError, match="holds the 'test' split, not 'val'"):
         open_explorer(pack, [mgn_path], split="val", progress=False)
     assert open_explorer(pack, [mgn_path], cache_dir=None, progress=False).split.name == "test"
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# labels, thresholds, ground truths, cold start
+
+
+def test_default_labels_name_architecture_recipe_and_run(tmp_path: Path) -> None:
+    runs = [tmp_path / "runs" / "a" / "best.safetensors", tmp_path / "runs" / "b" / "best.safetensors"]
+    names, shorts = default_model_names(runs, ["mgn", "mgn"], ["mgn-localise", None])
+    assert names == ["MGN mgn-localise (runs/a)", "MGN (runs/b)"] and shorts == ["MGN mgn-localise", "MGN"]
+    same_run = [tmp_path / "runs" / "a" / "best.safetensors", tmp_path / "runs" / "a" / "last.safetensors"]
+    names, shorts = default_model_names(same_run, ["han", "han"], [None, None])
+    assert names == ["HAN (runs/a, best)", "HAN (runs/a, last)"] and shorts == names  # never one name twice
+    names, _ = default_model_names([runs[0], runs[0]], ["han", "han"], [None, None])
+    assert names[0] != names[1]
+
+
+def test_labels_and_the_recipe(setup, tmp_path: Path) -> None:
+    data, (mgn_path, han_path), root = setup
+    recipe = save_checkpoint(
+        tmp_path / "run" / "best.safetensors",
+        MGN(MGNConfig(dim=16, depth_aud=1, depth_vis=1, depth_av=1)),
+        metadata={"recipe": "mgn-localise"},
+    )
+    explorer = open_explorer(data, [recipe, mgn_path], cache_dir=None, progress=False)
+    assert explorer.models[0].name == f"MGN mgn-localise ({tmp_path.name}/run)"
+    assert explorer.models[0].recipe == "mgn-localise" and explorer.models[1].recipe is None
+    assert [m.short_name for m in explorer.models] == ["MGN mgn-localise", "MGN"]
+    labelled = open_explorer(data, [mgn_path, han_path], labels=["ours", None], cache_dir=None, progress=False)
+    assert [m.name for m in labelled.models][0] == "ours" and labelled.models[1].short_name == "HAN"
+    with pytest.raises(ExplorerError, match="same label"):
+        open_explorer(data, [mgn_path, han_path], labels=["x", "x"], cache_dir=None, progress=False)
+
+
+def test_a_threshold_rescores_everything_by_the_official_rule(setup) -> None:
+    data, (mgn_path, han_path), _ = setup
+    explorer = open_explorer(data, [mgn_path, han_path], cache_dir=None, progress=False)
+    scoring = explorer.scoring(0.3)
+    for model, (pred_a, pred_v), scores in zip(explorer.models, scoring.preds, scoring.scores, strict=True):
+        expected_a, expected_v = model.predictions.binarize("global", 0.3)
+        np.testing.assert_array_equal(pred_a, expected_a)
+        np.testing.assert_array_equal(pred_v, expected_v)
+        expected = avvp_scores(expected_a, expected_v, explorer.split.gt_audio, explorer.split.gt_visual)
+        assert format_table(scores) == format_table(expected)
+    assert explorer.scoring(0.3) is scoring and explorer.scoring(0.30000001) is scoring  # one entry per threshold
+    assert (
+        explorer.scoring(0.5) is explorer.scoring() and explorer.scoring().preds[0][0] is explorer.models[0].pred_audio
+    )
+    np.testing.assert_array_equal(scoring.table["errors_2"], explorer.clip_list(threshold=0.3, model=1)["errors_2"])
+    clip = str(explorer.split.filenames[0])
+    view = explorer.clip_view(clip, 0.3)
+    assert view.threshold == 0.3 and json.loads(view.figure_json)["layout"]["meta"]["threshold"] == 0.3
+    assert view is explorer.clip_view(clip, 0.3) and view is not explorer.clip_view(clip)
+    table1 = explorer.table1_comparison(0.3)
+    assert list(table1.columns) == ["level", "metric", "MGN", "HAN", "Δ (HAN − MGN)"]
+    assert len(table1) == 10
+    for bad in (0.0, 1.5, float("nan"), "high"):
+        with pytest.raises(ExplorerError, match="threshold must be a number from 0.05 to 0.95"):
+            explorer.scoring(bad)
+
+
+def test_another_ground_truth_is_scored_apart(setup) -> None:
+    """A session's own annotations (a GroundTruth) replace the split's in every score, cached under their key."""
+    data, (mgn_path, _), _ = setup
+    explorer = open_explorer(data, [mgn_path], cache_dir=None, progress=False)
+    edited = GroundTruth(np.zeros_like(explorer.split.gt_audio), explorer.split.gt_visual, key="no audio")
+    scores = explorer.scoring(gt=edited).scores[0]
+    pred_a, pred_v = explorer.models[0].pred_audio, explorer.models[0].pred_visual
+    assert format_table(scores) == format_table(avvp_scores(pred_a, pred_v, edited.audio, edited.visual))
+    clip = str(explorer.split.filenames[0])
+    gt_events = explorer.clip_events(clip, gt=edited)
+    assert not len(gt_events[(gt_events["source"] == "ground truth") & (gt_events["modality"] == "audio")])
+    assert explorer.table1(0).equals(explorer.table1(0, gt=None))  # the split's own scores are untouched
+
+
+def test_disagreements_need_two_models(setup) -> None:
+    data, (mgn_path, han_path), _ = setup
+    with pytest.raises(ExplorerError, match="disagreements need two models"):
+        open_explorer(data, [mgn_path], cache_dir=None, progress=False).disagreements()
+    explorer = open_explorer(data, [mgn_path, han_path], cache_dir=None, progress=False)
+    frame = explorer.disagreements(0.5)
+    assert set(frame["right"]) <= {"MGN", "HAN"} and frame is explorer.disagreements()
+
+
+def test_cached_predictions_start_without_torch_or_scikit_learn(setup, tmp_path: Path) -> None:
+    """With the predictions cached, the explorer opens (and renders a clip) without importing torch or sklearn."""
+    data, (mgn_path, han_path), _ = setup
+    cache = tmp_path / "cache"
+    first = open_explorer(data, [mgn_path, han_path], cache_dir=cache, progress=False)
+    code = (
+        "import sys, json\n"
+        "from mgn.explore.state import open_explorer\n"
+        f"e = open_explorer({str(data)!r}, [{str(mgn_path)!r}, {str(han_path)!r}], cache_dir={str(cache)!r}, "
+        "progress=False)\n"
+        "e.clip_view(str(e.split.filenames[0]), 0.4)\n"
+        "print(json.dumps({'loaded': sorted({'torch', 'sklearn'} & set(sys.modules)), 'names': e.model_names,\n"
+        "                  'tokens': e.models[0].audio_tokens.tolist(), 'errors': e.table['errors'].tolist()}))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    shown = json.loads(result.stdout)
+    assert shown["loaded"] == [] and shown["names"] == first.model_names
+    np.testing.assert_array_equal(np.asarray(shown["tokens"], np.float32), first.models[0].audio_tokens)
+    assert shown["errors"] == first.table["errors"].tolist()
