@@ -1,8 +1,10 @@
 """The training configuration: one frozen dataclass whose defaults are the official HAN / MGN recipes.
 
-A run is configured in three layers, later ones winning: the defaults below, an optional ``--config FILE`` (JSON or
-TOML with the same keys; model and layout fields in ``model_config`` / ``layout`` tables), and ``key=value``
-overrides on the command line (``lr=1e-3``, ``epochs=5``, ``model.dim=64``, ``layout.audio_dir=feats/vggish``).
+A run is configured in layers, later ones winning: the defaults below, an optional named recipe (``--recipe NAME``,
+one of :data:`RECIPES`: a documented set of values that departs from the official recipe), an optional ``--config
+FILE`` (JSON or TOML with the same keys; model and layout fields in ``model_config`` / ``layout`` tables), and
+``key=value`` overrides on the command line (``lr=1e-3``, ``epochs=5``, ``model.dim=64``,
+``layout.audio_dir=feats/vggish``).
 Values are parsed as JSON where possible (``true``, ``3``, ``"x"``), else taken as strings, and checked against the
 field's type hint (``int``, ``float``, ``bool``, ``str``, ``Literal[...]``, ``... | None``) and, for numbers, against
 the field's accepted range (:data:`FIELD_RANGES`).
@@ -24,10 +26,13 @@ from mgn.models import ARCHITECTURES, HANConfig, MGNConfig, config_from_dict
 
 __all__ = [
     "FIELD_RANGES",
+    "RECIPES",
     "ConfigError",
     "Range",
+    "Recipe",
     "TrainConfig",
     "apply_overrides",
+    "apply_recipe",
     "load_config_file",
     "parse_json_object",
 ]
@@ -95,10 +100,44 @@ FIELD_RANGES: dict[str, Range] = {
 
 
 @dataclass(frozen=True)
+class Recipe:
+    """A named, documented set of settings that departs from the official defaults.
+
+    Attributes:
+        name: what ``--recipe`` takes and what config.json and the checkpoints record.
+        model: the architecture it is for.
+        summary: one line on what it changes and why.
+        settings: TrainConfig fields and model fields (``model.<field>``), as :func:`apply_overrides` takes them.
+    """
+
+    name: str
+    model: str
+    summary: str
+    settings: dict[str, Any]
+
+
+RECIPES: dict[str, Recipe] = {
+    recipe.name: recipe
+    for recipe in (
+        Recipe(
+            name="mgn-localise",
+            model="mgn",
+            summary="MGN whose segment predictions vary within a clip, and that learns on small data",
+            settings={
+                "model.segment_head": True,  # HAN's segment read-out per modality (see mgn.models.mgn)
+                "lr_gamma": 1.0,  # a constant learning rate: no decay after 10 epochs
+            },
+        ),
+    )
+}
+
+
+@dataclass(frozen=True)
 class TrainConfig:
     """Every hyper-parameter of a run. Defaults: the official recipes (REFERENCE.md 3.5, 4.6)."""
 
     model: str = "mgn"  # architecture: a name of mgn.models.ARCHITECTURES ("mgn" or "han")
+    recipe: str | None = None  # the named recipe (RECIPES) the settings started from; None: the official one
     data: str = "data"  # dataset root in the official layout (see mgn.data.llp.LLPLayout)
     out: str = "runs/run"  # run directory: config.json, metrics.jsonl, best/last.safetensors, test_results.json
     model_config: dict[str, Any] = field(default_factory=dict)  # overrides of MGNConfig / HANConfig fields
@@ -156,6 +195,10 @@ class TrainConfig:
             raise ConfigError(f"unknown layout field(s) {unknown}; expected a subset of {sorted(known)}")
         return LLPLayout(root=Path(self.data), **self.layout)
 
+    def checkpoint_metadata(self) -> dict[str, str]:
+        """What the run's checkpoints record about its settings beyond the model config: ``recipe`` if any."""
+        return {"recipe": self.recipe} if self.recipe is not None else {}
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict, with the *resolved* model config (every field)."""
         values = asdict(self)
@@ -212,7 +255,28 @@ def _check_field(config: TrainConfig, name: str) -> str | None:
         return f"{name}={value!r} is invalid: expected {kind} {FIELD_RANGES[name].describe()}"
     if name in _NON_EMPTY and not value:
         return f"{name}={value!r} is invalid: expected a non-empty string"
+    if name == "recipe" and value is not None:
+        if value not in RECIPES:
+            return _unknown_recipe(value)
+        if RECIPES[value].model != config.model:
+            return f"recipe {value!r} is for model {RECIPES[value].model!r}, not {config.model!r}"
     return None
+
+
+def _unknown_recipe(name: Any) -> str:
+    return f"unknown recipe {name!r}; known recipes: {', '.join(map(repr, RECIPES))}"
+
+
+def apply_recipe(config: TrainConfig, name: str) -> TrainConfig:
+    """``config`` with the settings of recipe ``name`` (and ``model`` and ``recipe`` set to it).
+
+    Raises:
+        ConfigError: an unknown recipe, naming the known ones.
+    """
+    recipe = RECIPES.get(name)
+    if recipe is None:
+        raise ConfigError(_unknown_recipe(name))
+    return apply_overrides(config, {"model": recipe.model, "recipe": recipe.name, **recipe.settings})
 
 
 def _coerce(name: str, value: Any) -> Any:

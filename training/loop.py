@@ -226,9 +226,12 @@ def _load_data(config: TrainConfig, progress: bool) -> _Data:
     return _Data(layout, train_split, val_split, refined)
 
 
-def _save_last(files: RunFiles, model: nn.Module, optimizer, scheduler, state: ResumeState, device) -> None:
+def _save_last(
+    files: RunFiles, config: TrainConfig, model: nn.Module, optimizer, scheduler, state: ResumeState, device
+) -> None:
     optimizer_tensors, optimizer_description = optimizer_to_flat(optimizer)
     metadata = {
+        **config.checkpoint_metadata(),
         **state.to_metadata(),
         "optimizer": optimizer_description,
         "scheduler": json.dumps(scheduler.state_dict()),
@@ -383,7 +386,7 @@ class _Run:
     def save_last(self) -> None:
         """Save last.safetensors (rank 0) and remember where (every rank, for the messages)."""
         if self.context.is_main:
-            _save_last(self.files, self.model, self.optimizer, self.scheduler, self.state, self.device)
+            _save_last(self.files, self.config, self.model, self.optimizer, self.scheduler, self.state, self.device)
         self.saved_at = (self.state.epoch, self.state.step_in_epoch)
 
     def _epoch(self, epoch: int) -> None:
@@ -462,7 +465,8 @@ class _Run:
             if record["best"]:
                 state.best_score, state.best_epoch = selection, epoch + 1
                 with writing(files.best):
-                    save_checkpoint(files.best, self.model, metadata={"epoch": epoch + 1, "val_scores": record["val"]})
+                    metadata = {"epoch": epoch + 1, "val_scores": record["val"], **self.config.checkpoint_metadata()}
+                    save_checkpoint(files.best, self.model, metadata=metadata)
             record["time_s"] = round(time.perf_counter() - started, 3)
             state.history.append(record)
             self.save_last()

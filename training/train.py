@@ -8,6 +8,9 @@ Examples::
     python -m training.train --model han --data data --out runs/han
     python -m training.train --model mgn --data data --out runs/mgn_c --contrastive
     python -m training.train --model mgn --data data --out runs/mgn_small epochs=10 lr=1e-3 model.dim=64
+    # a named recipe (training.config.RECIPES), e.g. MGN whose segment predictions vary within a clip; key=value
+    # overrides still win over its values
+    python -m training.train --model mgn --recipe mgn-localise --data data --out runs/mgn_localise
     # MGN with modality-aware labels from training.refine_labels (R); C and R combine
     python -m training.train --model mgn --data data --out runs/mgn_cr --contrastive --refined-labels labels.npz
     # resume a killed run where its last.safetensors left off
@@ -33,7 +36,7 @@ from pathlib import Path
 
 from mgn.models import ARCHITECTURES
 from training.cli import EXIT_INTERRUPTED, ArgumentParser, fail
-from training.config import ConfigError, TrainConfig, apply_overrides, load_config_file
+from training.config import RECIPES, ConfigError, TrainConfig, apply_overrides, apply_recipe, load_config_file
 from training.loop import TrainingDiverged, TrainingInterrupted, train
 from training.rundir import RunFiles, RunLockedError
 
@@ -55,6 +58,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--out", help="run directory to create")
     parser.add_argument("--contrastive", action="store_true", help="add MA's audio-visual contrastive loss (C)")
     parser.add_argument("--refined-labels", help="modality-aware labels (.npz from training.refine_labels) (R)")
+    parser.add_argument("--recipe", help=f"named recipe applied over the defaults ({', '.join(sorted(RECIPES))})")
     parser.add_argument("--config", help="settings file (.json or .toml) applied before the key=value overrides")
     parser.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its last.safetensors")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -63,10 +67,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def build_config(args: argparse.Namespace) -> TrainConfig:
-    """The run's config: defaults < --config file < flags < key=value overrides."""
+    """The run's config: defaults < recipe < --config file < flags < key=value overrides.
+
+    The recipe is ``--recipe``, else the ``recipe`` a --config file names.
+    """
     config = TrainConfig()
-    if args.config:
-        config = apply_overrides(config, load_config_file(args.config))
+    settings = load_config_file(args.config) if args.config else {}
+    recipe = args.recipe or settings.get("recipe")
+    if recipe is not None:
+        config = apply_recipe(config, recipe)
+    config = apply_overrides(config, settings)
+    if args.recipe:
+        config = apply_overrides(config, {"recipe": args.recipe})
     flags = {"model": args.model, "data": args.data, "out": args.out, "refined_labels": args.refined_labels}
     config = apply_overrides(config, {key: value for key, value in flags.items() if value is not None})
     if args.contrastive:
@@ -104,8 +116,8 @@ def main(argv: list[str] | None = None) -> int:
     config = None
     try:
         if args.resume:
-            settings = (args.model, args.data, args.out, args.config, args.refined_labels, args.contrastive)
-            if any(settings) or args.overrides:
+            settings = (args.model, args.data, args.out, args.config, args.recipe, args.refined_labels)
+            if any(settings) or args.contrastive or args.overrides:
                 raise ConfigError("--resume continues a run with its saved config.json; give no other settings")
             config = _resume_config(Path(args.resume))
         else:

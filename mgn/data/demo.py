@@ -1,14 +1,17 @@
-"""Build the explorer's embedded demo: a small split pack, its playable videos, and a trained checkpoint.
+"""Build the explorer's embedded demo: a small split pack, its playable videos, a trained MGN and a comparison model.
 
-The shipped ``assets/demo`` is reproduced by these three commands (also in the README)::
+The shipped ``assets/demo`` is reproduced by these four commands (also in the README)::
 
     python -m mgn.data.synthetic --out data/demo --train 3000 --val 300 --test 40 --seed 2026
-    python -m training.train --model mgn --data data/demo --out runs/demo model.dim=64
-    python -m mgn.data.demo --data data/demo --checkpoint runs/demo/best.safetensors --out assets/demo
+    python -m training.train --model mgn --recipe mgn-localise --data data/demo --out runs/demo model.dim=64 epochs=20
+    python -m training.train --model han --data data/demo --out runs/demo_han model.dim=256 epochs=12
+    python -m mgn.data.demo --data data/demo --checkpoint runs/demo/best.safetensors \
+        --compare-checkpoint runs/demo_han/best.safetensors --out assets/demo
 
-MGN at width 64 (1.19 M parameters, 4.8 MB) keeps every shipped file under 10 MB; everything else is the official
-recipe. Videos are rendered from the clips' dense ground truth (``mgn.data.render``), so they show exactly the events
-the annotations describe.
+The MGN is the ``mgn-localise`` recipe (segment predictions that vary within a clip; ``training.config.RECIPES``) at
+width 64 and HAN, the comparison model, the official recipe at width 256, so that every shipped file stays under
+10 MB; both for fewer epochs than the official 40 (their validation scores had levelled off). Videos are rendered from
+the clips' dense ground truth (``mgn.data.render``), so they show exactly the events the annotations describe.
 """
 
 from __future__ import annotations
@@ -27,10 +30,19 @@ from mgn.data.pack import save_split_pack
 from mgn.data.synthetic.dataset import META_FILENAME
 from mgn.io import write_text_atomic
 
-__all__ = ["DEMO_CHECKPOINT", "DEMO_MANIFEST", "DEMO_PACK", "DEMO_VIDEOS", "build_demo_assets", "main"]
+__all__ = [
+    "DEMO_CHECKPOINT",
+    "DEMO_COMPARE_CHECKPOINT",
+    "DEMO_MANIFEST",
+    "DEMO_PACK",
+    "DEMO_VIDEOS",
+    "build_demo_assets",
+    "main",
+]
 
 DEMO_PACK = "demo_split.npz"
-DEMO_CHECKPOINT = "mgn_demo.safetensors"
+DEMO_CHECKPOINT = "mgn_demo.safetensors"  # the demo's main model (MGN, recipe mgn-localise)
+DEMO_COMPARE_CHECKPOINT = "han_demo.safetensors"  # the model it is compared with (HAN, official recipe)
 DEMO_VIDEOS = "video"
 DEMO_MANIFEST = "demo.json"
 
@@ -40,19 +52,25 @@ def build_demo_assets(
     checkpoint: str | Path,
     out_dir: str | Path,
     *,
+    compare_checkpoint: str | Path | None = None,
     split: str = "test",
     clips: int = 40,
     progress: bool = True,
 ) -> dict:
-    """Pack the first ``clips`` clips of ``split``, render their videos and copy the checkpoint into ``out_dir``.
+    """Pack the first ``clips`` clips of ``split``, render their videos and copy the checkpoint (and the comparison
+    checkpoint, if any, as :data:`DEMO_COMPARE_CHECKPOINT`) into ``out_dir``.
 
-    Returns the manifest written to ``out_dir/demo.json`` (file names, clip count, sizes in bytes).
+    Returns the manifest written to ``out_dir/demo.json``: file names (``compare_checkpoint`` None without one),
+    clip count, split, sizes in bytes.
     """
     from mgn.data.render import render_clip  # moviepy is only needed here
 
     checkpoint = Path(checkpoint)
     if not checkpoint.is_file():
         raise FileNotFoundError(f"checkpoint not found: {checkpoint}")
+    compare = None if compare_checkpoint is None else Path(compare_checkpoint)
+    if compare is not None and not compare.is_file():
+        raise FileNotFoundError(f"comparison checkpoint not found: {compare}")
     data = load_split(LLPLayout(root=Path(data_root)), split, pooled_visual=True, progress=progress)
     if clips < 1 or clips > len(data):
         raise ValueError(f"clips must be between 1 and the {len(data)} clips of split {split!r}, got {clips}")
@@ -64,6 +82,10 @@ def build_demo_assets(
     generator = json.loads(synthetic_meta.read_text()) if synthetic_meta.is_file() else None
     save_split_pack(out_dir / DEMO_PACK, subset, meta={"source_split": split, "synthetic": generator})
     shutil.copyfile(checkpoint, out_dir / DEMO_CHECKPOINT)
+    if compare is not None:
+        shutil.copyfile(compare, out_dir / DEMO_COMPARE_CHECKPOINT)
+    else:  # a comparison model left by an earlier build would not match this manifest
+        (out_dir / DEMO_COMPARE_CHECKPOINT).unlink(missing_ok=True)
     for index in tqdm(range(clips), desc="rendering demo videos", unit="clip", disable=not progress):
         render_clip(
             videos / f"{subset.video_ids[index]}.mp4",
@@ -71,10 +93,12 @@ def build_demo_assets(
             subset.gt_visual[index],
             title=str(subset.filenames[index]),
         )
-    files = [out_dir / DEMO_PACK, out_dir / DEMO_CHECKPOINT, *sorted(videos.glob("*.mp4"))]
+    models = [DEMO_CHECKPOINT] + ([DEMO_COMPARE_CHECKPOINT] if compare is not None else [])
+    files = [out_dir / DEMO_PACK, *(out_dir / name for name in models), *sorted(videos.glob("*.mp4"))]
     manifest = {
         "pack": DEMO_PACK,
         "checkpoint": DEMO_CHECKPOINT,
+        "compare_checkpoint": DEMO_COMPARE_CHECKPOINT if compare is not None else None,
         "videos": DEMO_VIDEOS,
         "clips": clips,
         "split": split,
@@ -88,6 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m mgn.data.demo", description=__doc__.splitlines()[0])
     parser.add_argument("--data", required=True, help="synthetic dataset root (from python -m mgn.data.synthetic)")
     parser.add_argument("--checkpoint", required=True, help="the trained model to ship (.safetensors)")
+    parser.add_argument("--compare-checkpoint", help="a second trained model to ship for comparison (.safetensors)")
     parser.add_argument("--out", required=True, help="target folder, e.g. assets/demo")
     parser.add_argument("--split", default="test", choices=DENSE_SPLITS)
     parser.add_argument("--clips", type=int, default=40)
@@ -95,7 +120,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         manifest = build_demo_assets(
-            args.data, args.checkpoint, args.out, split=args.split, clips=args.clips, progress=not args.no_progress
+            args.data,
+            args.checkpoint,
+            args.out,
+            compare_checkpoint=args.compare_checkpoint,
+            split=args.split,
+            clips=args.clips,
+            progress=not args.no_progress,
         )
     except (FileNotFoundError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)

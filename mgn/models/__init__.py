@@ -127,6 +127,7 @@ CONFIG_LIMITS: dict[type, dict[str, FieldLimit]] = {
         "inverted_han_assign": _FLAG,
         "one_plus_soft_map": _FLAG,
         "zero_init_class_tokens": _FLAG,
+        "segment_head": _FLAG,
     },
 }
 

@@ -15,7 +15,18 @@ Departures, each behind a config flag whose default is the official behaviour (R
 * 2D visual frames are averaged by 8 *before* ``fc_v`` instead of after: exactly the same map (Linear commutes with
   the mean), 8x cheaper.
 
-Notation: B batch, T = 10 segments, C = 25 classes (= class tokens), D width.
+One opt-in change that is not an official quirk but a different read-out (recipe ``mgn-localise`` in
+``training.config``), off by default:
+
+* ``segment_head``: the official segment probabilities are the video-level probability times the soft map, whose
+  entries lie in [1.04, 1.23], so under the official 0.5 gate a class is on in all ten segments or in none. With
+  ``segment_head``, MGN's class-aware segment features (the audio and visual segment tokens after self-attention
+  over [segments; class tokens]) go through one HAN hybrid-attention layer (self- and cross-modal attention, shared
+  by both directions; REFERENCE.md 3.1 step 5) and HAN's read-out (3.2) per modality: segment probabilities
+  ``sigmoid(fc_frame(x_t))``, and the modality's video-level probability as their attentive MIL pooling over time,
+  ``sum_t softmax_t(fc_frame_att(x))_t * sigmoid(fc_frame(x_t))``. The weak-label losses on ``a_prob`` / ``v_prob``
+  thus train the segment probabilities. The fused probability (the gate) still comes from the cross-modal grouping;
+  the class-token heads ``fc_prob_a`` / ``fc_prob_v`` are not built.
 """
 
 from __future__ import annotations
@@ -28,6 +39,7 @@ from torch import Tensor, nn
 
 from mgn.labels import NUM_CLASSES, NUM_SEGMENTS
 from mgn.models.grouping import GroupingEncoder
+from mgn.models.han import HANLayer
 from mgn.models.layers import fuse_visual_streams
 from mgn.models.output import ParserOutput
 
@@ -60,6 +72,7 @@ class MGNConfig:
     inverted_han_assign: bool = True  # official quirk: regrouping block assignment is the opposite of unimodal
     one_plus_soft_map: bool = True  # official quirk: soft map 1 + softmax_t(softmax_k); False: softmax_k
     zero_init_class_tokens: bool = True  # official: class tokens start at 0; False: trunc-normal(0.02)
+    segment_head: bool = False  # official: no; True: hybrid attention + HAN's segment read-out per modality (above)
 
     def __post_init__(self) -> None:
         for name in ("unimodal_assign", "crossmodal_assign"):
@@ -115,9 +128,16 @@ class MGN(nn.Module):
         self.visual_cug = GroupingEncoder(dim, depth=config.depth_vis, hard=unimodal_hard, **shared)
         self.av_mcg = GroupingEncoder(dim, depth=config.depth_av, hard=config.crossmodal_assign == "hard", **shared)
         self.fc_prob = nn.Linear(dim, 1)  # one head shared by the C fused class tokens
-        self.fc_prob_a = nn.Linear(dim, 1)
-        self.fc_prob_v = nn.Linear(dim, 1)
+        if not config.segment_head:
+            self.fc_prob_a = nn.Linear(dim, 1)
+            self.fc_prob_v = nn.Linear(dim, 1)
         self.fc_cls = nn.Linear(dim, classes)  # classifies class tokens; shared by both modalities
+        if config.segment_head:  # HAN's layer (1 head, feed-forward width D, dropout 0.1) and read-out per modality
+            self.segment_attention = HANLayer(dim, num_heads=1, ffn_dim=dim, dropout=0.1)
+            self.fc_frame_a = nn.Linear(dim, classes)
+            self.fc_frame_att_a = nn.Linear(dim, classes)
+            self.fc_frame_v = nn.Linear(dim, classes)
+            self.fc_frame_att_v = nn.Linear(dim, classes)
         self.apply(_init_weights)
         if not config.zero_init_class_tokens:
             for token in (self.audio_token, self.visual_token):
@@ -135,11 +155,20 @@ class MGN(nn.Module):
         audio_out = self.audio_cug(audio_embed, self.audio_token, other=visual_embed)
         fused = self.av_mcg(audio_out.groups, visual_out.groups).groups  # audio groups assigned to visual groups
         global_prob = torch.sigmoid(self.fc_prob(fused)).squeeze(-1)  # (B, C, 1) -> (B, C)
-        a_prob = torch.sigmoid(self.fc_prob_a(audio_out.groups)).squeeze(-1)  # (B, C)
-        v_prob = torch.sigmoid(self.fc_prob_v(visual_out.groups)).squeeze(-1)  # (B, C)
-        # segment-level = video-level probability x the class -> segment assignment map of the unimodal grouping
-        a_frame_prob = (a_prob.unsqueeze(-1) * audio_out.assignment).transpose(1, 2)  # (B, C, T) -> (B, T, C)
-        v_frame_prob = (v_prob.unsqueeze(-1) * visual_out.assignment).transpose(1, 2)  # (B, T, C)
+        if self.config.segment_head:
+            batch = audio.shape[0]
+            attended = self.segment_attention(  # both directions at once, as HAN: (2B, T, D)
+                torch.cat((audio_out.segments, visual_out.segments)),
+                torch.cat((visual_out.segments, audio_out.segments)),
+            )
+            a_prob, a_frame_prob = _attentive_mil(attended[:batch], self.fc_frame_a, self.fc_frame_att_a)
+            v_prob, v_frame_prob = _attentive_mil(attended[batch:], self.fc_frame_v, self.fc_frame_att_v)
+        else:
+            a_prob = torch.sigmoid(self.fc_prob_a(audio_out.groups)).squeeze(-1)  # (B, C)
+            v_prob = torch.sigmoid(self.fc_prob_v(visual_out.groups)).squeeze(-1)  # (B, C)
+            # segment-level = video-level probability x the class -> segment assignment map of the unimodal grouping
+            a_frame_prob = (a_prob.unsqueeze(-1) * audio_out.assignment).transpose(1, 2)  # (B, C, T) -> (B, T, C)
+            v_frame_prob = (v_prob.unsqueeze(-1) * visual_out.assignment).transpose(1, 2)  # (B, T, C)
         return ParserOutput(
             global_prob=global_prob,
             a_prob=a_prob,
@@ -153,6 +182,16 @@ class MGN(nn.Module):
             audio_class_features=audio_out.groups,
             visual_class_features=visual_out.groups,
         )
+
+
+def _attentive_mil(segments: Tensor, frame_head: nn.Linear, attention_head: nn.Linear) -> tuple[Tensor, Tensor]:
+    """HAN's read-out for one modality: segment probabilities and their attention-weighted mean over time.
+
+    Args: segments (B, T, D). Returns (video-level probability (B, C), segment probabilities (B, T, C)).
+    """
+    frame_prob = torch.sigmoid(frame_head(segments))  # (B, T, C)
+    weights = torch.softmax(attention_head(segments), dim=1)  # (B, T, C), over time
+    return (weights * frame_prob).sum(dim=1), frame_prob
 
 
 def _init_weights(module: nn.Module) -> None:

@@ -36,6 +36,7 @@ def test_every_field_has_a_limit_and_the_defaults_pass(config_class: type) -> No
         (MGNConfig(gumbel_tau=float("inf")), "gumbel_tau=inf"),
         (MGNConfig(assign_eps=-1.0), "assign_eps"),
         (MGNConfig(zero_init_class_tokens=1), "zero_init_class_tokens=1 .* true or false"),
+        (MGNConfig(segment_head="yes"), "segment_head='yes' .* true or false"),
         (MGNConfig(mlp_ratio=True), "mlp_ratio=True"),
         (HANConfig(ffn_dim=100_000), r"HANConfig.ffn_dim=100000 .* \[1, 32768\]"),
         (HANConfig(visual_dim=2048.0), "visual_dim=2048.0 .* an integer"),
@@ -56,6 +57,7 @@ def test_limits_accept_integers_for_float_fields() -> None:
     [
         ("mgn", MGNConfig(dim=24, depth_aud=2, depth_vis=1, depth_av=3, num_heads=4, num_segments=7)),
         ("mgn", MGNConfig(dim=16, depth_aud=1, depth_vis=1, depth_av=1, unimodal_assign="hard", mlp_ratio=2.5)),
+        ("mgn", MGNConfig(dim=16, depth_aud=1, depth_vis=1, depth_av=1, segment_head=True)),
         ("han", HANConfig(dim=32, ffn_dim=8, num_heads=2, num_classes=5)),
     ],
 )

@@ -3,6 +3,8 @@ from __future__ import annotations
 import pytest
 import torch
 
+from mgn.data.synthetic import synthesize_splits
+from mgn.losses import parser_loss, smoothed_targets
 from mgn.models import MGN, MGNConfig
 from mgn.models.layers import pool_frames
 
@@ -138,9 +140,10 @@ def test_training_mode_is_stochastic_and_eval_is_deterministic(inputs) -> None:
     torch.testing.assert_close(model(*inputs).global_prob, first, atol=0, rtol=0)  # but seeded
 
 
-@pytest.mark.parametrize("assign", ["soft", "hard"])
-def test_every_parameter_gets_a_gradient(inputs, assign: str) -> None:
-    model = _randomise(MGN(MGNConfig(**TINY, unimodal_assign=assign, crossmodal_assign=assign))).train()
+@pytest.mark.parametrize(("assign", "segment_head"), [("soft", False), ("hard", False), ("soft", True)])
+def test_every_parameter_gets_a_gradient(inputs, assign: str, segment_head: bool) -> None:
+    config = MGNConfig(**TINY, unimodal_assign=assign, crossmodal_assign=assign, segment_head=segment_head)
+    model = _randomise(MGN(config)).train()
     out = model(*inputs)
     loss = (
         out.global_prob.sum()
@@ -154,3 +157,70 @@ def test_every_parameter_gets_a_gradient(inputs, assign: str) -> None:
     loss.backward()
     missing = [name for name, p in model.named_parameters() if p.grad is None or not torch.isfinite(p.grad).all()]
     assert not missing
+
+
+def test_segment_head_variant_is_han_read_out_on_the_class_aware_segments(inputs) -> None:
+    """``segment_head``: one HAN layer across the two modalities' class-aware segment features, then HAN's segment
+    probabilities and attentive MIL pooling per modality; the fused gate still comes from the cross-modal grouping."""
+    model = _randomise(MGN(MGNConfig(**TINY, segment_head=True))).eval()
+    keys = set(model.state_dict())
+    assert {"fc_frame_a.weight", "fc_frame_att_a.weight", "fc_frame_v.weight", "fc_frame_att_v.weight"} <= keys
+    assert "segment_attention.cm_attn.in_proj_weight" in keys
+    assert not any(key.startswith(("fc_prob_a.", "fc_prob_v.")) for key in keys)  # the class-token heads are unused
+    assert not any(key.startswith(("fc_frame", "segment_attention")) for key in MGN(MGNConfig(**TINY)).state_dict())
+    out = model(*inputs)
+    assert out.a_frame_prob.shape == out.v_frame_prob.shape == (3, 10, 25)
+    assert ((out.a_frame_prob >= 0) & (out.a_frame_prob <= 1)).all()  # plain sigmoids, no 1 + softmax
+    audio = out.audio_query  # the audio segment tokens after self-attention with the class tokens
+    visual = model.visual_cug(out.visual_key, model.visual_token).segments
+    for query, other, frame_head, attention_head, prob, frame_prob in (
+        (audio, visual, model.fc_frame_a, model.fc_frame_att_a, out.a_prob, out.a_frame_prob),
+        (visual, audio, model.fc_frame_v, model.fc_frame_att_v, out.v_prob, out.v_frame_prob),
+    ):
+        attended = model.segment_attention(query, other)
+        torch.testing.assert_close(frame_prob, torch.sigmoid(frame_head(attended)))
+        weights = torch.softmax(attention_head(attended), dim=1)  # (B, T, C), over time
+        torch.testing.assert_close(prob, (weights * frame_prob).sum(dim=1))
+    official = MGN(MGNConfig(**TINY)).eval()
+    official.load_state_dict(model.state_dict(), strict=False)  # the shared part: same groups, same gate
+    torch.testing.assert_close(official(*inputs).global_prob, out.global_prob)
+
+
+@pytest.fixture
+def one_thread():
+    """Train on one CPU thread (fast and reproducible on a busy machine); restored afterwards."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def test_trained_segment_head_varies_within_a_clip_beyond_the_official_bound(one_thread) -> None:
+    """Trained a few steps on tiny synthetic data, the variant's segment probabilities of a clip's labelled classes
+    vary over its segments by more than the official read-out ever allows, and are higher where the class sounds.
+
+    Official: a_prob x (1 + softmax_t(...)), so within a clip max_t / min_t <= (1 + e/(e+9)) / (1 + 1/(1+9e)) ~ 1.19
+    (``test_soft_map_range_and_posterior_fix``): every labelled class is on in all ten segments or in none.
+    """
+    split = synthesize_splits({"train": 64}, seed=0, pooled_visual=True)["train"]
+    features = [torch.from_numpy(array.astype("float32")) for array in (split.audio, split.visual, split.visual_st)]
+    labels = torch.from_numpy(split.labels.astype("float32"))
+    torch.manual_seed(0)
+    model = MGN(MGNConfig(**TINY, segment_head=True))
+    optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
+    for step in range(80):
+        rows = torch.arange(16 * step, 16 * (step + 1)) % len(labels)
+        terms = parser_loss(model(*(stream[rows] for stream in features)), smoothed_targets(labels[rows]))
+        optimizer.zero_grad()
+        terms["total"].backward()
+        optimizer.step()
+    with torch.no_grad():
+        prob = model.eval()(*features).a_frame_prob.transpose(1, 2)  # (N, C, T)
+    labelled = labels > 0.5
+    e = torch.e
+    official_bound = (1 + e / (e + 9)) / (1 + 1 / (1 + 9 * e))
+    ratio = (prob.amax(-1) / prob.amin(-1))[labelled]  # per labelled (clip, class)
+    assert ratio.median() > official_bound  # most labelled classes vary more than the official read-out can
+    truth = torch.from_numpy(split.gt_audio.astype(bool))  # (N, C, T)
+    partial = labelled & truth.any(-1) & ~truth.all(-1)  # audible in some segments only
+    assert prob[partial][truth[partial]].mean() > prob[partial][~truth[partial]].mean()  # higher where it sounds
