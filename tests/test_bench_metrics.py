@@ -55,3 +55,23 @@ def test_quality_markdown_uses_the_metrics_table():
     assert lines[0] == "| Method (global gate) | Level | Audio | Visual | Audio-Visual | Type@AV | Event@AV |"
     assert lines[2] == "| all-zero predictor | Segment-level |" + " 100.0 |" * 5
     assert lines[5] == "| HAN | Event-level |" + " 65.0 ± 0.1 |" * 5
+
+
+def test_quality_localisation_counts_short_and_full_events():
+    """bench/quality.localisation: event F (IoU >= 0.5) over GT rows shorter than the clip and over full-length rows,
+    and the share of predicted events shorter than the clip."""
+    gt = np.zeros((2, 25, 10), np.uint8)
+    gt[0, 3, 2:5] = 1  # a short event: segments 2-4
+    gt[1, 7] = 1  # a full-length event
+    pred = np.zeros_like(gt)
+    pred[0, 3, 2:6] = 1  # IoU 3/4 with the short event: a hit
+    pred[1, 7] = 1  # the full-length event, found
+    pred[1, 9, 0:2] = 1  # a short false positive on a row without ground truth (counted in the share only)
+    none = np.zeros_like(gt)
+    values = quality.localisation(pred, none, gt, none)
+    assert values == {"short_gt_event_f": 100.0, "full_gt_event_f": 100.0, "predicted_short_share": 200 / 3}
+    whole = np.zeros_like(gt)
+    whole[0, 3] = 1  # the short event predicted over the whole clip: IoU 3/10, a miss and a false positive
+    values = quality.localisation(whole, none, gt, none)
+    assert values["short_gt_event_f"] == 0.0 and values["predicted_short_share"] == 0.0
+    assert values["full_gt_event_f"] == 0.0  # the full-length row was not predicted
