@@ -40,6 +40,18 @@ from mgn.device import DEVICE_CHOICES, resolve_device  # noqa: E402
 from mgn.download import is_url  # noqa: E402
 from mgn.explore import clips as clip_views  # noqa: E402
 from mgn.explore import dashboard, ui_ids  # noqa: E402
+from mgn.explore.annotator import (  # noqa: E402
+    LABEL_CHOICES,
+    Annotator,
+    AnnotatorError,
+    EditorView,
+    EditSession,
+    class_choices,
+    open_annotator,
+    parsed_windows,
+    split_data_source,
+)
+from mgn.explore.editor_js import SAVE_BYTES_JS, bytes_download, combine_scripts, editor_script  # noqa: E402
 from mgn.explore.export import file_label, write_prediction_archives  # noqa: E402
 from mgn.explore.player import PAGE_CSS, SAVE_TEXT_JS, VIDEO_ROUTE, page_script  # noqa: E402
 from mgn.explore.state import OFFICIAL_THRESHOLD, THRESHOLD_RANGE, Explorer, ExplorerError, open_explorer  # noqa: E402
@@ -63,7 +75,7 @@ _SIZE_UNITS = {"b": 1, "kb": 1 << 10, "mb": 1 << 20, "gb": 1 << 30, "tb": 1 << 4
 # threads than cores only fight over the GIL; the t-SNE group is apart so that a slow t-SNE never holds a clip switch.
 READ_CONCURRENCY = max(2, os.cpu_count() or 1)
 TABS = {"Clips": "clips", "Dataset": "dataset", "Disagreements": "disagreements", "t-SNE": "tsne"}
-TABS |= {"Parse a video": "parse", "About": "about"}  # tab label -> id (the ?tab= value)
+TABS |= {"Label errors": "errors", "Parse a video": "parse", "About": "about"}  # tab label -> id (the ?tab= value)
 ABOUT = """
 ### Audio-visual video parsing in one minute
 A 10-second video is cut into ten 1-second **segments**. For each segment and each of the 25 LLP classes, a parser
@@ -96,6 +108,16 @@ differences, and the Disagreements tab lists where one model is right and the ot
 **Parse a video**: upload a video (or pick a listed one): the official LLP feature pipeline (ResNet-152, R(2+1)D-18,
 VGGish; the published weights, downloaded once) runs on each 10-second window, the model parses it, and the timeline
 shows its predictions over the whole video (no ground truth), with the features to download in the official layout.
+
+**Annotate**: tick *Edit labels* above the timeline, then click a segment of a ground-truth lane (Audio or Visual)
+to switch it, or drag along the lane to set a range (a drag that starts on an empty segment paints, one that starts on
+a set segment erases); audio-visual is derived from them. Undo / redo; add or remove a class row, your name and the
+list of changes are in the *Labels* panel under the player. The clip's scores (original, corrected, change), the
+clip list and Table 1 follow the corrected labels at once; *original / corrected* switches between them. The **Label
+errors** tab lists cells where a model is confident against the label and opens them. Edits go to an SQLite file
+shared by every open page (``--annotations FILE``), or on a hosted Space stay in your browser session (download them
+as a zip: the corrected eval CSVs in the official format and the edit history; upload it to continue). A parsed
+video can be annotated from scratch and downloaded as an LLP-format dataset (Parse a video).
 
 **Metrics** (official): F-scores per clip over the classes present, averaged over clips, at the segment level and the
 event level (IoU ≥ 0.5); Type@AV is the mean of Audio, Visual and Audio-Visual; Event@AV pools audio and visual.
@@ -188,6 +210,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--weights-dir", help="Parse a video: folder holding the feature networks' published weight files"
     )
+    parser.add_argument(
+        "--annotations",
+        help="the SQLite file label edits are saved in, shared by every open page (default: beside the data; for "
+        "the embedded demo, under --cache-dir; with --hosted: none, edits stay in each browser session)",
+    )
+    parser.add_argument(
+        "--hosted",
+        action="store_true",
+        default=bool(os.environ.get("SPACE_ID")),
+        help="hosted mode (the default on a Hugging Face Space): without --annotations, each visitor's edits stay "
+        "in their browser session, to download",
+    )
     args = parser.parse_args(argv)
     args.compare = _demo_comparison(args)
     return args
@@ -223,6 +257,8 @@ def check_args(args: argparse.Namespace) -> None:
         raise ValueError(f"--max-video-seconds: expected 1 to 3600 seconds, got {args.max_video_seconds:g}")
     if args.weights_dir is not None and not Path(args.weights_dir).is_dir():
         raise ValueError(f"--weights-dir: {args.weights_dir} is not a folder")
+    if args.annotations is not None and Path(args.annotations).is_dir():
+        raise ValueError(f"--annotations: {args.annotations} is a folder (expected an SQLite file to create or open)")
     if args.videos is not None and not Path(args.videos).is_dir():
         raise ValueError(f"--videos: {args.videos} is not a folder (expected a folder of <ID>.mp4 files)")
     if args.device not in (None, "", "auto", "cpu"):  # a GPU: checked now (this imports torch)
@@ -286,7 +322,7 @@ def _user_error(function):
     def wrapped(*args):
         try:
             return function(*args)
-        except ExplorerError as error:
+        except (ExplorerError, AnnotatorError) as error:
             raise gr.Error(str(error)) from None
 
     wrapped.__name__ = function.__name__
@@ -304,16 +340,27 @@ def _search_example(explorer: Explorer) -> str:
     return f"e.g. {display_name(first_class).lower()}, {table['video_id'].iloc[0][:4]}"
 
 
-def build_app(explorer: Explorer, parse: ParseSetup | None = None) -> "gr.Blocks":
+def session_annotator(explorer: Explorer) -> Annotator:
+    """An annotator whose edits stay in each browser session (nothing written anywhere): the default of
+    :func:`build_app`; :func:`main` opens the one the flags ask for (:func:`open_app_annotator`)."""
+    from mgn.annotations import AnnotationStore
+
+    return Annotator(explorer, AnnotationStore(None, split_data_source(explorer.split)), hosted=True)
+
+
+def build_app(explorer: Explorer, parse: ParseSetup | None = None, annotator: Annotator | None = None) -> "gr.Blocks":
     """The explorer's Blocks; every value comes from ``explorer`` (loaded once, shared read-only).
 
     Nothing is written per request: clip views come from the explorer's cache, the timeline download is made on
     demand and saved by the browser, and the prediction archives are written once, here, into a temporary folder
     that Gradio copies them from (into its own cache) before the folder is removed. With ``parse``, a "Parse a video"
-    tab parses uploaded or listed videos (one at a time, queued). The page script and stylesheet are
-    :func:`launch_assets` (``launch(js=..., css=...)``).
+    tab parses uploaded or listed videos (one at a time, queued). Label edits go to ``annotator`` (default: each
+    browser session's own, :func:`session_annotator`); each page gets its session state when it loads. The page script
+    and stylesheet are :func:`launch_assets` (``launch(js=..., css=...)``).
     """
     import gradio as gr
+
+    annotator = annotator or session_annotator(explorer)
 
     summary = " · ".join(
         f"**{m.name}**: segment Type@AV {m.scores.segment.type:.1f}, event Type@AV {m.scores.event.type:.1f}"
@@ -350,36 +397,101 @@ def build_app(explorer: Explorer, parse: ParseSetup | None = None) -> "gr.Blocks
                 )
         official.click(lambda: OFFICIAL_THRESHOLD, None, threshold, api_visibility="private")
         api = gr.Button(visible=False)  # the trigger of the public API's events (the page has its own)
+        session = gr.State(lambda: annotator.session(), delete_callback=_end_session)  # a new one per page load
         with gr.Tabs(selected="clips", overflow_behavior="wrap") as tabs:
-            clips = _clips_tab(gr, explorer, threshold, first_clip, api)
-            dataset = _dataset_tab(gr, explorer, threshold, Path(export_dir))
+            clips = _clips_tab(gr, explorer, annotator, threshold, session, first_clip, api)
+            dataset = _dataset_tab(gr, explorer, annotator, threshold, session, clips, Path(export_dir))
             disagreements = _disagreements_tab(gr, explorer, threshold) if explorer.compare else None
+            errors = _label_errors_tab(gr, explorer, annotator, session)
             _tsne_tab(gr, explorer)
             if parse is not None:
-                _parse_tab(gr, parse, Path(export_dir))
+                _parse_tab(gr, parse, annotator, session, Path(export_dir))
             with gr.Tab("About", id="about"):
                 gr.Markdown(ABOUT)
-        _wire_across_tabs(gr, demo, explorer, tabs, threshold, clips, dataset, disagreements)
+        _wire_across_tabs(gr, demo, explorer, tabs, threshold, clips, dataset, disagreements, errors)
     return demo
 
 
-def _clip_outputs_of(gr, explorer: Explorer):
-    """The page's clip handler (used by several tabs): ``(clip, threshold)`` -> the clip view's outputs and a
-    message; an unknown clip (or threshold) leaves every shown output as it is and says why, once."""
+def _end_session(session: EditSession | None) -> None:
+    """A page's session state is dropped (the tab closed): its own edits (hosted mode) go with it."""
+    if session is not None:
+        session.close()
+
+
+def _clip_outputs_of(gr, explorer: Explorer, annotator: Annotator):
+    """The page's clip handlers (used by several tabs).
+
+    ``show(clip, threshold, session, labels, edit)`` -> the clip view's outputs (:data:`CLIP_OUTPUT_NAMES`): an
+    unknown clip (or threshold) leaves every shown output as it is and says why, once. ``edited(view, threshold,
+    session)`` -> the outputs an edit changes (:data:`EDIT_OUTPUT_NAMES`), from the annotator's view.
+    """
     from gradio.components.plot import PlotData  # gr.Plot passes it through: the cached JSON is sent as it is
 
-    def show(clip: str, threshold: float) -> tuple:
+    def editor_outputs(view: EditorView, events, message: str = "") -> tuple:
+        return (
+            PlotData(type="plotly", plot=view.figure_json),
+            view.scores,
+            events,
+            view.diff,
+            gr.update(value=f"↶ Undo {view.undo}" if view.undo else "↶ Undo", interactive=view.undo is not None),
+            gr.update(value=f"↷ Redo {view.redo}" if view.redo else "↷ Redo", interactive=view.redo is not None),
+            gr.update(choices=list(view.classes), value=None),
+            view.version,
+            view.message or message,
+        )
+
+    def edited(view: EditorView, threshold: float, session: EditSession) -> tuple:
+        events = explorer.clip_events(view.clip, threshold, annotator.ground_truth(session))
+        return editor_outputs(view, events)
+
+    def show(clip: str, threshold: float, session: EditSession, labels: str, edit: bool) -> tuple:
         try:
-            view = explorer.clip_view(clip, threshold)
-        except ExplorerError as error:
-            return (gr.skip(),) * 5 + (f"{error}. Still showing the last clip.",)
-        return view.clip, view.video_html, PlotData(type="plotly", plot=view.figure_json), view.scores, view.events, ""
+            cached = explorer.clip_view(clip, threshold)  # the player, and the whole view without edits
+            gt = annotator.ground_truth(session, labels)
+            if gt.key == "split" and not edit:  # nothing edited: the explorer's cached view as it is
+                version = annotator.version(session, cached.clip)
+                outputs = (
+                    PlotData(type="plotly", plot=cached.figure_json),
+                    cached.scores,
+                    cached.events,
+                    None,
+                    gr.update(value="↶ Undo", interactive=False),
+                    gr.update(value="↷ Redo", interactive=False),
+                    gr.update(choices=[], value=None),
+                    version,
+                    "",
+                )
+            else:
+                view = annotator.view(session, cached.clip, threshold=threshold, labels=labels, edit=bool(edit))
+                note = (
+                    "The original labels are read-only: switch to *corrected* to edit."
+                    if edit and labels == "original"
+                    else ""
+                )
+                outputs = editor_outputs(view, explorer.clip_events(cached.clip, threshold, gt), note)
+        except (ExplorerError, AnnotatorError) as error:
+            return (gr.skip(),) * (len(CLIP_OUTPUT_NAMES) - 1) + (f"{error}. Still showing the last clip.",)
+        return cached.clip, cached.video_html, *outputs
 
-    return show
+    return show, edited
 
 
-def _clips_tab(gr, explorer: Explorer, threshold: "gr.Slider", first_clip: str, api: "gr.Button") -> dict:
-    """The Clips tab: the list (filters, sort, columns), the player with the clip's scores, the timeline."""
+# The clip view's outputs, in the order the handlers above return them; an edit changes EDIT_OUTPUT_NAMES only.
+EDIT_OUTPUT_NAMES = ("timeline", "scores", "events", "diff", "undo", "redo", "remove_choice", "version", "message")
+CLIP_OUTPUT_NAMES = ("selected", "video", *EDIT_OUTPUT_NAMES)
+
+
+def _clips_tab(
+    gr,
+    explorer: Explorer,
+    annotator: Annotator,
+    threshold: "gr.Slider",
+    session: "gr.State",
+    first_clip: str,
+    api: "gr.Button",
+) -> dict:
+    """The Clips tab: the list (filters, sort, columns), the player with the clip's scores, the timeline, and the
+    label editor (edit switch, original / corrected labels, undo / redo, class rows, changes, downloads)."""
     from gradio.components.plot import PlotData
 
     compare = explorer.compare
@@ -391,9 +503,9 @@ def _clips_tab(gr, explorer: Explorer, threshold: "gr.Slider", first_clip: str, 
         for column in clip_views.OPTIONAL_COLUMNS
         if compare or column != "disagreement"
     ]
-    show = _clip_outputs_of(gr, explorer)
+    show, edited = _clip_outputs_of(gr, explorer, annotator)
 
-    def list_view(query, classes, modality, error, sort, model, columns, threshold_value):
+    def list_view(query, classes, modality, error, sort, model, columns, threshold_value, session_value, labels_value):
         """The list's frame, whether the empty note and its button show, and the list's clip order."""
         try:
             chosen = explorer.clip_list(
@@ -404,9 +516,10 @@ def _clips_tab(gr, explorer: Explorer, threshold: "gr.Slider", first_clip: str, 
                 sort=sort,
                 model=int(model or 0),
                 threshold=threshold_value,
+                gt=None if session_value is None else annotator.ground_truth(session_value, labels_value),
             )
             frame = clip_views.display_frame(chosen, sort_key=sort, extra=columns or (), model_names=names)
-        except (ExplorerError, ValueError) as problem:
+        except (ExplorerError, AnnotatorError, ValueError) as problem:
             raise gr.Error(str(problem)) from None
         empty = len(frame) == 0
         shown = gr.update(value=frame, column_widths=clip_views.column_widths(frame))
@@ -450,7 +563,7 @@ def _clips_tab(gr, explorer: Explorer, threshold: "gr.Slider", first_clip: str, 
                     "**No clip matches these filters.**", visible=False, elem_id=ui_ids.EMPTY_LIST_NOTE
                 )
                 clear = gr.Button("Clear the filters", visible=False, size="sm", elem_id=ui_ids.CLEAR_FILTERS)
-                initial = list_view("", [], "any", "any", sort_default, 0, [], OFFICIAL_THRESHOLD)
+                initial = list_view("", [], "any", "any", sort_default, 0, [], OFFICIAL_THRESHOLD, None, "original")
                 clip_list = gr.Dataframe(
                     initial[0]["value"],
                     column_widths=initial[0]["column_widths"],
@@ -473,7 +586,10 @@ def _clips_tab(gr, explorer: Explorer, threshold: "gr.Slider", first_clip: str, 
                 open_clip = gr.Button("open", elem_id=ui_ids.OPEN_CLIP, elem_classes=ui_ids.HIDDEN_CLASS)
                 video = gr.HTML(elem_id=ui_ids.VIDEO_BOX)
                 scores = gr.Dataframe(
-                    label="This clip's F-scores (%)", interactive=False, elem_classes=ui_ids.DETAILS_CLASS
+                    label="This clip's F-scores (%)",
+                    interactive=False,
+                    elem_id=ui_ids.CLIP_SCORES,
+                    elem_classes=ui_ids.DETAILS_CLASS,
                 )
                 download = gr.Button(
                     "Download the timeline (HTML, opens offline; PNG: the plot's camera button)",
@@ -482,33 +598,105 @@ def _clips_tab(gr, explorer: Explorer, threshold: "gr.Slider", first_clip: str, 
                     elem_classes=ui_ids.DETAILS_CLASS,
                 )
                 download_text = gr.JSON(visible=False)  # {"name", "text"}: saved by the browser
+                with gr.Accordion(
+                    "Labels: author, class rows, changes, download / upload",
+                    open=False,
+                    elem_id=ui_ids.LABELS_PANEL,
+                    elem_classes=ui_ids.DETAILS_CLASS,
+                ):
+                    gr.Markdown(
+                        annotator.describe() + " Click or drag a ground-truth lane (Audio, Visual) to set or "
+                        "clear segments: a drag from an empty segment paints, from a set one erases."
+                    )
+                    author = gr.Textbox(
+                        label="Your name (recorded with your edits)", max_length=100, elem_id=ui_ids.AUTHOR
+                    )
+                    with gr.Row():
+                        add_choice = gr.Dropdown(
+                            class_choices(), value=None, label="Add a class row", elem_id=ui_ids.ADD_CLASS
+                        )
+                        add = gr.Button("Add the row", size="sm", elem_id=ui_ids.ADD_CLASS_BUTTON)
+                    with gr.Row():
+                        remove_choice = gr.Dropdown(
+                            [], value=None, label="Remove a class row (both lanes)", elem_id=ui_ids.REMOVE_CLASS
+                        )
+                        remove = gr.Button("Remove the row", size="sm", elem_id=ui_ids.REMOVE_CLASS_BUTTON)
+                    diff = gr.Dataframe(
+                        label="Changes against the original labels (segments 1-10)",
+                        interactive=False,
+                        elem_id=ui_ids.DIFF_TABLE,
+                    )
+                    with gr.Row():
+                        download_edits = gr.Button(
+                            "Download the labels (zip: corrected eval CSVs, diff, edit history)",
+                            size="sm",
+                            elem_id=ui_ids.DOWNLOAD_EDITS,
+                        )
+                        upload_edits = gr.UploadButton(
+                            "Upload labels (a downloaded zip)",
+                            file_types=[".zip"],
+                            type="binary",
+                            size="sm",
+                            elem_id=ui_ids.UPLOAD_EDITS,
+                        )
+                    edits_file = gr.JSON(visible=False)  # {"name", "type", "base64"}: saved by the browser
                 events = gr.Dataframe(
                     label="Events (ground truth and predicted)", interactive=False, elem_classes=ui_ids.DETAILS_CLASS
                 )
             with gr.Column(elem_id=ui_ids.TIMELINE_COLUMN):
+                with gr.Row(elem_id=ui_ids.EDIT_BAR):
+                    edit = gr.Checkbox(False, label="Edit labels", min_width=100, elem_id=ui_ids.EDIT_TOGGLE)
+                    labels = gr.Radio(
+                        list(LABEL_CHOICES), value="corrected", show_label=False, elem_id=ui_ids.LABELS_SWITCH
+                    )
+                    undo = gr.Button("↶ Undo", interactive=False, size="sm", elem_id=ui_ids.UNDO)
+                    redo = gr.Button("↷ Redo", interactive=False, size="sm", elem_id=ui_ids.REDO)
+                edit_message = gr.Markdown(elem_id=ui_ids.EDIT_MESSAGE)
                 timeline = gr.Plot(elem_id=ui_ids.TIMELINE, show_label=False)
+                version = gr.State(0)  # the clip version the shown timeline was drawn at
+                edit_command = gr.Textbox(
+                    elem_id=ui_ids.EDIT_COMMAND, elem_classes=ui_ids.HIDDEN_CLASS, show_label=False
+                )
+                apply_edit = gr.Button("apply", elem_id=ui_ids.APPLY_EDIT, elem_classes=ui_ids.HIDDEN_CLASS)
 
-    clip_outputs = [selected, video, timeline, scores, events, message]
-    filters = [query, classes, modality, error, sort, model, columns, threshold]
+    outputs = {
+        "selected": selected,
+        "video": video,
+        "timeline": timeline,
+        "scores": scores,
+        "events": events,
+        "diff": diff,
+        "undo": undo,
+        "redo": redo,
+        "remove_choice": remove_choice,
+        "version": version,
+    }
+    clip_outputs = [outputs[name] if name != "message" else message for name in CLIP_OUTPUT_NAMES]
+    edit_outputs = [outputs[name] if name != "message" else edit_message for name in EDIT_OUTPUT_NAMES]
+    clip_inputs = [selected, threshold, session, labels, edit]
+    filters = [query, classes, modality, error, sort, model, columns, threshold, session, labels]
     list_outputs = [clip_list, empty_note, clear, order]
     clip_group = {"concurrency_id": "clip", "concurrency_limit": READ_CONCURRENCY, "api_visibility": "private"}
 
-    def select_row(threshold_value: float, event: gr.SelectData):  # evaluated here: Gradio reads the hint
-        return show(str(event.row_value[0]), threshold_value)  # the row's clip (first column), everything at once
+    def select_row(threshold_value, session_value, labels_value, edit_value, event: gr.SelectData):
+        # evaluated here: Gradio reads the hint; the row's clip (first column), everything at once
+        return show(str(event.row_value[0]), threshold_value, session_value, labels_value, edit_value)
 
-    def step(clips: list[str], clip: str, threshold_value: float, offset: int) -> tuple:
+    def step(clips: list[str], clip: str, threshold_value, session_value, labels_value, edit_value, offset: int):
         try:
             current = explorer.split.filenames[explorer.index_of(clip)]
         except ExplorerError:
             current = clip
         target = clip_views.neighbour(clips or [], str(current), offset)
-        return show(target, threshold_value) if target is not None else (gr.skip(),) * 6
+        if target is None:
+            return (gr.skip(),) * len(CLIP_OUTPUT_NAMES)
+        return show(target, threshold_value, session_value, labels_value, edit_value)
 
-    selected.submit(show, [selected, threshold], clip_outputs, **clip_group)
-    open_clip.click(show, [selected, threshold], clip_outputs, **clip_group)  # clicked by the page script
-    clip_list.select(select_row, threshold, clip_outputs, **clip_group)
-    previous.click(lambda *a: step(*a, -1), [order, selected, threshold], clip_outputs, **clip_group)
-    following.click(lambda *a: step(*a, 1), [order, selected, threshold], clip_outputs, **clip_group)
+    selected.submit(show, clip_inputs, clip_outputs, **clip_group)
+    open_clip.click(show, clip_inputs, clip_outputs, **clip_group)  # clicked by the page script
+    clip_list.select(select_row, clip_inputs[1:], clip_outputs, **clip_group)
+    previous.click(lambda *a: step(*a, -1), [order, *clip_inputs], clip_outputs, **clip_group)
+    following.click(lambda *a: step(*a, 1), [order, *clip_inputs], clip_outputs, **clip_group)
     query.change(list_view, filters, list_outputs, **clip_group)  # typed, pasted or cleared
     for control in (classes, modality, error, sort, model, columns):  # by the user (the clear button runs it once)
         control.input(list_view, filters, list_outputs, **clip_group)
@@ -528,19 +716,121 @@ def _clips_tab(gr, explorer: Explorer, threshold: "gr.Slider", first_clip: str, 
         None, download_text, None, js=SAVE_TEXT_JS
     )
 
+    # --- the label editor: each edit is one store transaction, then the list (and the dataset view) follow
+    edit_group = {"concurrency_id": "edit", "concurrency_limit": READ_CONCURRENCY, "api_visibility": "private"}
+
+    def after(action):
+        """An editing handler: ``action(...)`` gives the annotator's view, shown with the corrected labels."""
+
+        def handler(*args):
+            try:
+                threshold_value, session_value = args[1], args[2]
+                view = action(*args)
+                return (*edited(view, threshold_value, session_value), True, "corrected")
+            except (ExplorerError, AnnotatorError) as problem:
+                return (gr.skip(),) * (len(EDIT_OUTPUT_NAMES) - 1) + (f"Not saved: {problem}", gr.skip(), gr.skip())
+
+        handler.__name__ = action.__name__
+        return handler
+
+    def apply(command, threshold_value, session_value, author_value):
+        annotator.set_author(session_value, author_value)
+        return annotator.apply(session_value, command, threshold=threshold_value)
+
+    def undo_edit(clip, threshold_value, session_value, shown_version, author_value):
+        annotator.set_author(session_value, author_value)
+        return annotator.undo(session_value, clip, shown_version, threshold=threshold_value)
+
+    def redo_edit(clip, threshold_value, session_value, shown_version, author_value):
+        annotator.set_author(session_value, author_value)
+        return annotator.redo(session_value, clip, shown_version, threshold=threshold_value)
+
+    def add_row(clip, threshold_value, session_value, class_name):
+        if not class_name:
+            raise AnnotatorError("choose a class to add")
+        return annotator.add_class(session_value, clip, class_name, threshold=threshold_value)
+
+    def remove_row(clip, threshold_value, session_value, shown_version, author_value, class_name):
+        if not class_name:
+            raise AnnotatorError("choose a class row to remove")
+        annotator.set_author(session_value, author_value)
+        return annotator.remove_class(session_value, clip, class_name, shown_version, threshold=threshold_value)
+
+    edit_targets = [*edit_outputs, edit, labels]
+    editing_events = [
+        apply_edit.click(
+            after(apply), [edit_command, threshold, session, author], edit_targets, **edit_group
+        ),  # clicked by the page script (mgn.explore.editor_js) after a click / drag on a ground-truth lane
+        undo.click(after(undo_edit), [selected, threshold, session, version, author], edit_targets, **edit_group),
+        redo.click(after(redo_edit), [selected, threshold, session, version, author], edit_targets, **edit_group),
+        add.click(after(add_row), [selected, threshold, session, add_choice], edit_targets, **edit_group),
+        remove.click(
+            after(remove_row),
+            [selected, threshold, session, version, author, remove_choice],
+            edit_targets,
+            **edit_group,
+        ),
+    ]
+    for event in editing_events:
+        event.then(list_view, filters, list_outputs, **clip_group)
+    for control in (edit, labels):  # the switches: the view (and the list under the labels shown) again
+        control.input(show, clip_inputs, clip_outputs, **clip_group).then(
+            list_view, filters, list_outputs, **clip_group
+        )
+
+    def edits_download(session_value):
+        return bytes_download(*annotator.edits_archive(session_value))
+
+    download_edits.click(_user_error(edits_download), session, edits_file, **edit_group).success(
+        None, edits_file, None, js=SAVE_BYTES_JS
+    )
+
+    def edits_upload(data: bytes | None, session_value, author_value):
+        if not data:
+            raise AnnotatorError("no file was uploaded")
+        annotator.set_author(session_value, author_value)
+        gr.Info(annotator.import_archive(session_value, data, "the uploaded zip"))
+
+    upload = upload_edits.upload(_user_error(edits_upload), [upload_edits, session, author], None, **edit_group)
+    upload.success(show, clip_inputs, clip_outputs, **clip_group).then(list_view, filters, list_outputs, **clip_group)
+
     # The public API: a clip's view, and the clip list (errors are raised to the caller).
     def show_clip(clip: str, threshold_value: float = OFFICIAL_THRESHOLD) -> tuple:
         view = explorer.clip_view(clip, threshold_value)
         return view.clip, view.video_html, PlotData(type="plotly", plot=view.figure_json), view.scores, view.events
 
     def list_clips(query, classes, modality, error, sort, model, columns, threshold_value):
-        return list_view(query, classes, modality, error, sort, model, columns, threshold_value)[0]["value"]
+        return list_view(query, classes, modality, error, sort, model, columns, threshold_value, None, "original")[0][
+            "value"
+        ]
+
+    def edit_labels(command: str, threshold_value: float = OFFICIAL_THRESHOLD, session_value=None, author_value=""):
+        """Apply one edit command (the JSON the page script sends) as the given author: the clip's timeline, its
+        scores under both labels, its changes, and why nothing was saved (a stale version, a derived lane) or ""."""
+        annotator.set_author(session_value, author_value)
+        view = annotator.apply(session_value, command, threshold=threshold_value)
+        return PlotData(type="plotly", plot=view.figure_json), view.scores, view.diff, view.message
 
     api_group = {"concurrency_id": "clip", "concurrency_limit": READ_CONCURRENCY}
-    api.click(_user_error(show_clip), [selected, threshold], clip_outputs[:5], api_name="show_clip", **api_group)
-    api.click(list_clips, filters, clip_list, api_name="clips", **api_group)
+    api.click(
+        _user_error(edit_labels),
+        [edit_command, threshold, session, author],
+        [timeline, scores, diff, edit_message],
+        api_name="edit_labels",
+        concurrency_id="edit",
+        concurrency_limit=READ_CONCURRENCY,
+    )
+    api.click(
+        _user_error(show_clip),
+        [selected, threshold],
+        [selected, video, timeline, scores, events],
+        api_name="show_clip",
+        **api_group,
+    )
+    api.click(list_clips, filters[:8], clip_list, api_name="clips", **api_group)
     return {
         "show": show,
+        "clip_inputs": clip_inputs,
         "clip_outputs": clip_outputs,
         "selected": selected,
         "classes": classes,
@@ -548,29 +838,70 @@ def _clips_tab(gr, explorer: Explorer, threshold: "gr.Slider", first_clip: str, 
         "filters": filters,
         "list_view": list_view,
         "list_outputs": list_outputs,
+        "editing_events": editing_events,
+        "upload": upload,
+        "edit": edit,
+        "labels": labels,
+        "author": author,
+        "edit_message": edit_message,
     }
 
 
-def _dataset_tab(gr, explorer: Explorer, threshold: "gr.Slider", export_dir: Path) -> dict:
-    """The Dataset tab: Table 1 (both models side by side with the differences), the per-class chart and the
-    modality confusion of a chosen model and class, the predictions downloads."""
+def _dataset_tab(
+    gr,
+    explorer: Explorer,
+    annotator: Annotator,
+    threshold: "gr.Slider",
+    session: "gr.State",
+    clips: dict,
+    export_dir: Path,
+) -> dict:
+    """The Dataset tab: Table 1 (both models side by side with the differences) under the labels shown, Table 1 under
+    the original and the corrected labels with the clips whose labels changed, the per-class chart and the modality
+    confusion of a chosen model and class, the predictions downloads."""
     names = explorer.model_names
+    labels = clips["labels"]
 
-    def views(model_name: str, class_name: str, threshold_value: float):
+    def tables(threshold_value: float, session_value: EditSession, labels_value: str):
+        """Table 1 under the labels shown; under both labels, per model; the corrected clips' scores."""
+        gt = annotator.ground_truth(session_value, labels_value)
+        shown = "the corrected labels" if gt.key != "split" else "the original labels"
+        label = (
+            f"Table 1 on this split, threshold {_threshold_text(explorer.check_threshold(threshold_value))}, "
+            f"against {shown}"
+        )
+        moved = annotator.changed_clips(session_value, 0, threshold_value)
+        return (
+            gr.update(value=explorer.table1_comparison(threshold_value, gt), label=label),
+            annotator.table1(session_value, threshold_value),
+            gr.update(value=moved, visible=len(moved) > 0),
+        )
+
+    def views(model_name: str, class_name: str, threshold_value: float, session_value, labels_value):
         if model_name not in names:
             raise ExplorerError(f"unknown model {model_name!r}; expected one of {names}")
         index = names.index(model_name)
         chosen = None if class_name in (None, ALL_CLASSES) else class_name
-        table1 = explorer.table1_comparison(threshold_value)
-        label = f"Table 1 on this split, threshold {_threshold_text(explorer.check_threshold(threshold_value))}"
+        gt = annotator.ground_truth(session_value, labels_value)
         return (
-            gr.update(value=table1, label=label),
-            dashboard.per_class_figure(explorer.per_class(index, threshold_value)),
-            dashboard.confusion_figure(explorer.confusion(index, chosen, threshold_value)),
+            *tables(threshold_value, session_value, labels_value),
+            dashboard.per_class_figure(explorer.per_class(index, threshold_value, gt)),
+            dashboard.confusion_figure(explorer.confusion(index, chosen, threshold_value, gt)),
         )
 
     with gr.Tab("Dataset", id="dataset"):
         table1 = gr.Dataframe(label="Table 1 on this split", interactive=False, elem_id=ui_ids.TABLE1)
+        table1_labels = gr.Dataframe(
+            label="Table 1 under the original and the corrected labels (change = corrected - original)",
+            interactive=False,
+            elem_id=ui_ids.TABLE1_LABELS,
+        )
+        moved = gr.Dataframe(
+            label=f"Clips whose labels were corrected: {names[0]}'s Type@AV under both labels",
+            interactive=False,
+            visible=False,
+            elem_id=ui_ids.CORRECTED_CLIPS,
+        )
         with gr.Row():
             model = gr.Radio(names, value=names[0], label="Model (charts)")
             confusion_class = gr.Dropdown(
@@ -588,10 +919,48 @@ def _dataset_tab(gr, explorer: Explorer, threshold: "gr.Slider", export_dir: Pat
         per_class = gr.Plot(show_label=False)
         confusion = gr.Plot(show_label=False)
     group = {"concurrency_id": "dataset", "concurrency_limit": READ_CONCURRENCY, "api_visibility": "private"}
-    inputs, outputs = [model, confusion_class, threshold], [table1, per_class, confusion]
+    inputs = [model, confusion_class, threshold, session, labels]
+    outputs = [table1, table1_labels, moved, per_class, confusion]
     for control in (model, confusion_class):
         control.change(_user_error(views), inputs, outputs, **group)
+    for event in (*clips["editing_events"], clips["upload"]):  # an edit: the tables follow at once
+        event.then(_user_error(tables), [threshold, session, labels], outputs[:3], **group)
+    clips["labels"].input(_user_error(views), inputs, outputs, **group)
     return {"views": _user_error(views), "inputs": inputs, "outputs": outputs, "show_class": show_class, "group": group}
+
+
+def _label_errors_tab(gr, explorer: Explorer, annotator: Annotator, session: "gr.State") -> dict:
+    """The Label errors tab: cells where a model is confident against the label (the corrected labels: fixed cells
+    leave the list), most likely first; a row opens its clip at that cell, ready to edit."""
+    names = explorer.model_names
+
+    def rows(model_name: str, high: float, low: float, calibrated: bool, session_value: EditSession):
+        if model_name not in names:
+            raise ExplorerError(f"unknown model {model_name!r}; expected one of {names}")
+        return annotator.label_errors(
+            session_value, model=names.index(model_name), high=float(high), low=float(low), calibrated=bool(calibrated)
+        )
+
+    with gr.Tab("Label errors", id="errors") as tab:
+        gr.Markdown(
+            "**Likely label errors**: (clip, class, modality, segment) cells where the model is confident against "
+            "the label — probability at least *high* where the label is 0, at most *low* where it is 1 — most "
+            "likely first (with *calibrated*, per class and modality, which finds flipped labels better than a "
+            "plain confidence sort: see docs/annotations.md). Cells you corrected leave the list. Click a row to "
+            "open its clip, ready to edit."
+        )
+        with gr.Row():
+            model = gr.Radio(names, value=names[0], label="Model")
+            high = gr.Slider(0.5, 0.99, value=0.9, step=0.01, label="high: listed when p ≥ this and the label is 0")
+            low = gr.Slider(0.01, 0.5, value=0.1, step=0.01, label="low: listed when p ≤ this and the label is 1")
+            calibrated = gr.Checkbox(True, label="calibrated")
+        table = gr.Dataframe(interactive=False, max_height=640, wrap=True, elem_id=ui_ids.LABEL_ERRORS)
+    group = {"concurrency_id": "dataset", "concurrency_limit": READ_CONCURRENCY, "api_visibility": "private"}
+    inputs = [model, high, low, calibrated, session]
+    tab.select(_user_error(rows), inputs, table, **group)
+    for control in (model, high, low, calibrated):
+        control.change(_user_error(rows), inputs, table, **group)
+    return {"rows": _user_error(rows), "inputs": inputs, "table": table, "group": group}
 
 
 def _disagreements_tab(gr, explorer: Explorer, threshold: "gr.Slider") -> dict:
@@ -673,8 +1042,12 @@ def _tsne_tab(gr, explorer: Explorer) -> None:
     model.change(views, model, [note, tokens, features], **group)
 
 
-def _parse_tab(gr, parse: ParseSetup, export_dir: Path) -> None:
-    """The "Parse a video" tab: upload or pick a video, parse it (queued one at a time, with progress)."""
+def _parse_tab(gr, parse: ParseSetup, annotator: Annotator, session: "gr.State", export_dir: Path) -> None:
+    """The "Parse a video" tab: upload or pick a video, parse it (queued one at a time, with progress); then
+    annotate it from scratch (video-level labels, then segments on its windows' timelines) and download it as an
+    LLP-format dataset with its features."""
+    from gradio.components.plot import PlotData
+
     with gr.Tab("Parse a video", id="parse"):
         gr.Markdown(
             f"Parse your own video with **{parse.model_name}**: the official LLP features are computed for "
@@ -698,6 +1071,35 @@ def _parse_tab(gr, parse: ParseSetup, export_dir: Path) -> None:
             archive = gr.DownloadButton("Download the features (official layout, zip)", visible=False)
         figure = gr.Plot(show_label=False, elem_id=ui_ids.PARSE_TIMELINE)
         events = gr.Dataframe(label="Predicted events", interactive=False, elem_id=ui_ids.PARSE_EVENTS)
+        windows = gr.State([])  # the parsed video's windows (ParsedWindow: features and predictions)
+        with gr.Accordion(
+            "Annotate this video: a new LLP-format clip per 10-s window", open=False, elem_id=ui_ids.PARSE_ANNOTATE
+        ):
+            gr.Markdown(
+                "1. Choose the classes present in the video (its video-level labels) and declare them. "
+                "2. Pick a window and click or drag its Audio and Visual ground-truth lanes to mark where each class "
+                "is heard or seen (the model's predictions are shown for reference). "
+                "3. Download the annotated windows with their features: a dataset folder `training.train` reads."
+            )
+            with gr.Row():
+                video_labels = gr.Dropdown(
+                    class_choices(), multiselect=True, label="Video-level labels", elem_id=ui_ids.PARSE_LABELS
+                )
+                declare = gr.Button("Declare the labels", size="sm", elem_id=ui_ids.PARSE_DECLARE)
+            window = gr.Dropdown([], label="Window", type="index", elem_id=ui_ids.PARSE_WINDOW)
+            parse_message = gr.Markdown(elem_id=ui_ids.PARSE_MESSAGE)
+            editor = gr.Plot(show_label=False, elem_id=ui_ids.PARSE_EDITOR_PLOT)
+            labelled = gr.Dataframe(label="Your labels (events, seconds in the video)", interactive=False)
+            download_dataset = gr.Button(
+                "Download the annotated windows as an LLP-format dataset (zip with features)",
+                size="sm",
+                elem_id=ui_ids.PARSE_DOWNLOAD,
+            )
+            dataset_file = gr.JSON(visible=False)
+            parse_command = gr.Textbox(
+                elem_id=ui_ids.PARSE_EDIT_COMMAND, elem_classes=ui_ids.HIDDEN_CLASS, show_label=False
+            )
+            parse_apply = gr.Button("apply", elem_id=ui_ids.PARSE_APPLY_EDIT, elem_classes=ui_ids.HIDDEN_CLASS)
 
     downloads = Path(tempfile.mkdtemp(prefix="mgn-parse-", dir=export_dir.parent))
     atexit.register(shutil.rmtree, downloads, ignore_errors=True)
@@ -720,32 +1122,81 @@ def _parse_tab(gr, parse: ParseSetup, export_dir: Path) -> None:
             raise gr.Error(str(error)) from None
         zip_path = downloads / f"features_{file_label(Path(name).stem)[:60]}.zip"
         zip_path.write_bytes(result.archive)
-        windows = len(result.parsed.windows)
+        count = len(result.parsed.windows)
         notes = "".join(f"\n- {note}" for note in result.notes)
         summary = (
-            f"**{name}**: {result.parsed.duration:.1f} s, {windows} window{'s' if windows > 1 else ''} of "
+            f"**{name}**: {result.parsed.duration:.1f} s, {count} window{'s' if count > 1 else ''} of "
             f"{result.parsed.windows[0].length:g} s, {len(result.events)} predicted event(s).{notes}"
         )
         archive_button = gr.DownloadButton(value=str(zip_path), visible=True)
-        return summary, str(path), parser.figure(result), result.events, archive_button
+        cut = parsed_windows(result.parsed, parse.model_name)  # the windows to annotate (a state: not in the API)
+        return summary, str(path), parser.figure(result), result.events, archive_button, cut
 
+    group = {"concurrency_id": "edit", "concurrency_limit": READ_CONCURRENCY, "api_visibility": "private"}
     button.click(
         run,
         [upload, listed_video],
-        [status, player, figure, events, archive],
+        [status, player, figure, events, archive, windows],
         api_name="parse_video",
         concurrency_id="parse",
         concurrency_limit=1,
+    ).success(
+        lambda cut: (gr.update(choices=[(w.title, i) for i, w in enumerate(cut)], value=None), None, None, ""),
+        windows,
+        [window, editor, labelled, parse_message],
+        **group,
+    )
+
+    def window_view(cut, index, session_value, message: str = "") -> tuple:
+        if index is None or not cut or not 0 <= int(index) < len(cut):
+            return None, None, message
+        figure_json, _, rows = annotator.parsed_view(session_value, cut[int(index)])
+        return PlotData(type="plotly", plot=figure_json), rows, message
+
+    def declare_labels(cut, labels_value, index, session_value):
+        message = annotator.declare_parsed(session_value, cut, labels_value or [])
+        index = 0 if index is None else index
+        return gr.update(value=index), *window_view(cut, index, session_value, message)
+
+    def apply(cut, index, command, session_value):
+        if index is None or not cut:
+            raise AnnotatorError("pick a window first")
+        message = annotator.apply_parsed(session_value, cut[int(index)], command)
+        return window_view(cut, index, session_value, message)
+
+    def dataset(cut, session_value):
+        return bytes_download(*annotator.parsed_dataset(session_value, cut))
+
+    declare.click(
+        _user_error(declare_labels),
+        [windows, video_labels, window, session],
+        [window, editor, labelled, parse_message],
+        **group,
+    )
+    window.input(
+        _user_error(lambda cut, index, s: window_view(cut, index, s)),
+        [windows, window, session],
+        [editor, labelled, parse_message],
+        **group,
+    )
+    parse_apply.click(
+        _user_error(apply), [windows, window, parse_command, session], [editor, labelled, parse_message], **group
+    )
+    download_dataset.click(_user_error(dataset), [windows, session], dataset_file, **group).success(
+        None, dataset_file, None, js=SAVE_BYTES_JS
     )
 
 
-def _wire_across_tabs(gr, demo, explorer: Explorer, tabs, threshold, clips: dict, dataset: dict, disagreements) -> None:
+def _wire_across_tabs(
+    gr, demo, explorer: Explorer, tabs, threshold, clips: dict, dataset: dict, disagreements, errors: dict
+) -> None:
     """Events that join the tabs: the page load (``?clip=`` / ``?tab=``), the threshold, a class's clips, a
-    disagreement's clip."""
+    disagreement's clip, a likely label error's clip."""
     show, clip_outputs, clip_group = clips["show"], clips["clip_outputs"], {"concurrency_id": "clip"}
+    clip_inputs = clips["clip_inputs"]
     private = {"concurrency_limit": READ_CONCURRENCY, "api_visibility": "private"}
 
-    def on_load(clip: str, threshold_value: float, request: gr.Request):
+    def on_load(clip, threshold_value, session_value, labels_value, edit_value, request: gr.Request):
         query = request.query_params if request is not None else {}
         wanted, tab = (query.get("clip") or "").strip(), (query.get("tab") or "").strip()
         note = ""
@@ -754,14 +1205,14 @@ def _wire_across_tabs(gr, demo, explorer: Explorer, tabs, threshold, clips: dict
                 explorer.index_of(wanted)
             except ExplorerError as error:  # the address names no clip of the split: the first clip, and why
                 wanted, note = "", f"The address asks for an {error}; showing {clip}."
-        shown = show(wanted or clip, threshold_value)
+        shown = show(wanted or clip, threshold_value, session_value, labels_value, edit_value)
         shown = (*shown[:-1], note or shown[-1])
         known = tab in TABS.values() and (tab != "disagreements" or explorer.compare)
         return (*shown, gr.Tabs(selected=tab) if known else gr.skip())  # no ?tab=: the tab the visitor is on
 
-    demo.load(on_load, [clips["selected"], threshold], [*clip_outputs, tabs], **clip_group, **private)
+    demo.load(on_load, clip_inputs, [*clip_outputs, tabs], **clip_group, **private)
     demo.load(dataset["views"], dataset["inputs"], dataset["outputs"], **dataset["group"])
-    threshold.change(show, [clips["selected"], threshold], clip_outputs, **clip_group, **private)
+    threshold.change(show, clip_inputs, clip_outputs, **clip_group, **private)
     threshold.change(clips["list_view"], clips["filters"], clips["list_outputs"], **clip_group, **private)
     threshold.change(dataset["views"], dataset["inputs"], dataset["outputs"], **dataset["group"])
     dataset["show_class"].click(
@@ -773,15 +1224,44 @@ def _wire_across_tabs(gr, demo, explorer: Explorer, tabs, threshold, clips: dict
     if disagreements is not None:
         threshold.change(disagreements["rows"], disagreements["inputs"], disagreements["table"], **dataset["group"])
 
-        def open_row(threshold_value: float, event: gr.SelectData):
-            return (*show(str(event.row_value[0]), threshold_value), gr.Tabs(selected="clips"))
+        def open_row(threshold_value, session_value, labels_value, edit_value, event: gr.SelectData):
+            shown = show(str(event.row_value[0]), threshold_value, session_value, labels_value, edit_value)
+            return (*shown, gr.Tabs(selected="clips"))
 
-        disagreements["table"].select(open_row, threshold, [*clip_outputs, tabs], **clip_group, **private)
+        disagreements["table"].select(open_row, clip_inputs[1:], [*clip_outputs, tabs], **clip_group, **private)
+
+    def open_error(threshold_value, session_value, event: gr.SelectData):
+        """A likely label error's row: its clip, editable, with the cell's class row shown and named."""
+        try:
+            target = Annotator.target(_error_row(event.row_value))
+        except AnnotatorError as error:
+            raise gr.Error(str(error)) from None
+        session_value.with_class(target.clip, target.class_name)
+        shown = show(target.clip, threshold_value, session_value, "corrected", True)
+        note = f"Likely label error: {target.describe()[len('open ') :]}."
+        edit_index = len(clip_outputs) - 1
+        return (*shown[:edit_index], note, True, "corrected", gr.Tabs(selected="clips"))
+
+    errors["table"].select(
+        open_error,
+        [threshold, clips["clip_inputs"][2]],
+        [*clip_outputs[:-1], clips["edit_message"], clips["edit"], clips["labels"], tabs],
+        **clip_group,
+        **private,
+    ).then(clips["list_view"], clips["filters"], clips["list_outputs"], **clip_group, **private)
+
+
+def _error_row(values) -> dict:
+    """A row of the label-errors table (its columns in :data:`mgn.explore.editing.CANDIDATE_COLUMNS` order)."""
+    from mgn.explore.editing import CANDIDATE_COLUMNS
+
+    return dict(zip(CANDIDATE_COLUMNS, values))
 
 
 def launch_assets() -> dict[str, str]:
-    """The page's script and stylesheet, as ``launch(js=..., css=...)`` takes them."""
-    return {"js": page_script(TABS), "css": PAGE_CSS}
+    """The page's scripts (the player's and the label editor's) and stylesheet, as ``launch(js=..., css=...)``
+    takes them."""
+    return {"js": combine_scripts(page_script(TABS), editor_script()), "css": PAGE_CSS}
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -916,6 +1396,28 @@ def _parse_setup(args: argparse.Namespace, explorer: Explorer) -> ParseSetup:
     return ParseSetup(explorer.models[0].name, args.max_video_seconds, args.max_file_size, tuple(listed), parser)
 
 
+def open_app_annotator(args: argparse.Namespace, explorer: Explorer) -> Annotator:
+    """Where the page's label edits go: ``--annotations FILE`` (shared by every page); else in hosted mode each
+    browser session's own; else the file beside the data (the embedded demo's, which lives in the package: under
+    the cache folder, or each session's own when there is no usable cache folder). Prints where, in one line
+    (``label edits: ...``)."""
+    on_demo = Path(args.data).resolve().is_relative_to(DEMO_DIR.resolve())
+    if args.annotations is None and not args.hosted and on_demo and explorer.cache_dir is None:
+        annotator = open_annotator(explorer, args.data, hosted=True)  # the line below says so
+    else:
+        annotator = open_annotator(
+            explorer,
+            args.data,
+            path=args.annotations,
+            hosted=args.hosted,
+            cache_dir=explorer.cache_dir,
+            protected=DEMO_DIR,
+        )
+    where = "each browser session (download them)" if annotator.store.path is None else str(annotator.store.path)
+    print(f"label edits: {where}", file=sys.stderr)
+    return annotator
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     _skip_absent_plot_backends()
@@ -936,7 +1438,8 @@ def main(argv: list[str] | None = None) -> int:
                 gate=args.gate,
                 arch=args.arch,
             )
-            demo = build_app(explorer, _parse_setup(args, explorer))
+            annotator = open_app_annotator(args, explorer)
+            demo = build_app(explorer, _parse_setup(args, explorer), annotator)
             serve(demo, explorer, args)
         except (FileNotFoundError, ValueError, OSError) as error:  # user errors, incl. a port taken meanwhile
             print(f"error: {_one_line(str(error))}", file=sys.stderr)

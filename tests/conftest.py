@@ -8,6 +8,7 @@ unless ``MGN_REQUIRE_SHARED=1`` (set by ``.ci/run``) turns a missing folder into
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -42,3 +43,22 @@ def reference_dir() -> Path:
 def llp_dir() -> Path:
     """``../shared/llp``: the real LLP annotation CSVs and one real clip (never copied into the project)."""
     return _shared_subdir("llp")
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """Headless Debian Chromium driven by Playwright (never a downloaded browser), one per test session: Playwright's
+    sync API cannot start a second instance while one is running in the same thread."""
+    from bench._app_server import CHROMIUM, CHROMIUM_ARGS
+
+    if not CHROMIUM.is_file() or shutil.which("chromium") is None:
+        message = "Debian chromium is not installed (apt-get install chromium); .ci/run installs it"
+        if os.environ.get("MGN_REQUIRE_BROWSER") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()

@@ -8,44 +8,74 @@ Gradio puts ``elem_id`` on a component's outer element; the ids below name those
 from __future__ import annotations
 
 __all__ = [
+    "ADD_CLASS",
+    "ADD_CLASS_BUTTON",
+    "APPLY_EDIT",
+    "AUTHOR",
     "CLASSES_FILTER",
     "CLEAR_FILTERS",
     "CLIPS_ROW",
     "CLIP_LIST",
     "CLIP_MESSAGE",
+    "CLIP_SCORES",
     "COLUMN_CHOOSER",
     "COMPARE_CLASS",
+    "CORRECTED_CLIPS",
     "CURSOR_CLASS",
+    "DETAILS_CLASS",
+    "DIFF_TABLE",
     "DISAGREEMENTS",
+    "DOWNLOAD_EDITS",
     "DOWNLOAD_TIMELINE",
+    "EDIT_BAR",
+    "EDIT_COMMAND",
+    "EDIT_MESSAGE",
+    "EDIT_TOGGLE",
     "EMPTY_LIST_NOTE",
     "FEATURES_PLOT",
-    "DETAILS_CLASS",
     "HEADER",
     "HIDDEN_CLASS",
+    "LABELS_PANEL",
+    "LABELS_SWITCH",
+    "LABEL_ERRORS",
     "LIST_COLUMN",
     "LIST_HIDDEN_CLASS",
     "NEXT_CLIP",
     "OFFICIAL_THRESHOLD",
     "OPEN_CLIP",
     "OPEN_ROW_CLASS",
+    "PARSE_ANNOTATE",
+    "PARSE_APPLY_EDIT",
     "PARSE_BUTTON",
+    "PARSE_DECLARE",
+    "PARSE_DOWNLOAD",
+    "PARSE_EDITOR_PLOT",
+    "PARSE_EDIT_COMMAND",
     "PARSE_EVENTS",
+    "PARSE_LABELS",
     "PARSE_LISTED",
+    "PARSE_MESSAGE",
     "PARSE_STATUS",
     "PARSE_TIMELINE",
     "PARSE_UPLOAD",
     "PARSE_VIDEO",
+    "PARSE_WINDOW",
     "PREDICTIONS_PREFIX",
     "PREVIOUS_CLIP",
+    "REDO",
+    "REMOVE_CLASS",
+    "REMOVE_CLASS_BUTTON",
     "SEARCH",
     "SELECTED_CLIP",
     "TABLE1",
+    "TABLE1_LABELS",
     "THRESHOLD",
     "TIMELINE",
     "TIMELINE_COLUMN",
     "TOGGLE_LIST",
     "TOKENS_PLOT",
+    "UNDO",
+    "UPLOAD_EDITS",
     "VIDEO",
     "VIDEO_BOX",
     "VIDEO_COLUMN",
@@ -90,6 +120,38 @@ PARSE_STATUS = "mgn-parse-status"
 PARSE_VIDEO = "mgn-parse-video"
 PARSE_TIMELINE = "mgn-parse-timeline"
 PARSE_EVENTS = "mgn-parse-events"
+
+# Label editing (mgn.explore.annotator; the hidden command boxes and buttons: mgn.explore.editor_js).
+CLIP_SCORES = "mgn-clip-scores"  # the clip's F-scores (under both labels once edited)
+EDIT_BAR = "mgn-edit-bar"  # over the timeline: the edit switch, original / corrected labels, undo / redo
+EDIT_TOGGLE = "mgn-edit-toggle"  # checkbox: the ground-truth lanes take clicks and drags
+LABELS_SWITCH = "mgn-labels-switch"  # radio: the corrected (edited) or the original labels
+UNDO = "mgn-undo"
+REDO = "mgn-redo"
+EDIT_MESSAGE = "mgn-edit-message"  # one line: why an edit was not saved (a conflict: the clip was reloaded)
+EDIT_COMMAND = "mgn-edit-command"  # hidden textbox: the edit command the editor script writes
+APPLY_EDIT = "mgn-apply-edit"  # hidden button the editor script clicks after writing EDIT_COMMAND
+LABELS_PANEL = "mgn-labels-panel"  # author, add / remove a class row, the changes, download / upload
+AUTHOR = "mgn-author"
+ADD_CLASS = "mgn-add-class"
+ADD_CLASS_BUTTON = "mgn-add-class-button"
+REMOVE_CLASS = "mgn-remove-class"
+REMOVE_CLASS_BUTTON = "mgn-remove-class-button"
+DIFF_TABLE = "mgn-diff"  # the open clip's changes against its original labels
+DOWNLOAD_EDITS = "mgn-download-edits"
+UPLOAD_EDITS = "mgn-upload-edits"
+TABLE1_LABELS = "mgn-table1-labels"  # Table 1 under the original and the corrected labels
+CORRECTED_CLIPS = "mgn-corrected-clips"
+LABEL_ERRORS = "mgn-label-errors"  # the likely label errors (a row opens its clip)
+PARSE_ANNOTATE = "mgn-parse-annotate"  # Parse a video: annotating the parsed video
+PARSE_LABELS = "mgn-parse-labels"
+PARSE_DECLARE = "mgn-parse-declare"
+PARSE_WINDOW = "mgn-parse-window"
+PARSE_MESSAGE = "mgn-parse-message"
+PARSE_EDITOR_PLOT = "mgn-parse-editor"  # the editable timeline of one window of the parsed video
+PARSE_EDIT_COMMAND = "mgn-parse-edit-command"
+PARSE_APPLY_EDIT = "mgn-parse-apply-edit"
+PARSE_DOWNLOAD = "mgn-parse-download"
 
 # CSS classes.
 HIDDEN_CLASS = "mgn-hidden"  # never displayed (the hidden buttons the script clicks)

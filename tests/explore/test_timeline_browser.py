@@ -4,14 +4,11 @@ clicks (empty ones and those under a "changed" frame too), and its PNG button is
 from __future__ import annotations
 
 import json
-import os
-import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from bench._app_server import CHROMIUM, CHROMIUM_ARGS
 from mgn.explore.timeline import ClipPrediction, timeline_html, timeline_json
 from mgn.labels import NUM_CLASSES, NUM_SEGMENTS, class_index
 
@@ -20,19 +17,9 @@ DOG = class_index("Dog")
 
 
 @pytest.fixture(scope="module")
-def browser():
-    """Headless Debian Chromium driven by Playwright (never a downloaded browser)."""
-    if not CHROMIUM.is_file() or shutil.which("chromium") is None:
-        message = "Debian chromium is not installed (apt-get install chromium)"
-        if os.environ.get("MGN_REQUIRE_BROWSER") == "1":
-            pytest.fail(message)
-        pytest.skip(message)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
+def browser(chromium):
+    """The session's headless Chromium (tests/conftest.py)."""
+    return chromium
 
 
 def test_offline_page_draws_and_its_cells_answer_clicks(browser, tmp_path: Path):

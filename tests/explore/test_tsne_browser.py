@@ -9,7 +9,6 @@ are, what hovering and clicking give.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from pathlib import Path
 
@@ -19,7 +18,6 @@ import plotly
 import plotly.io as pio
 import pytest
 
-from bench._app_server import CHROMIUM, CHROMIUM_ARGS
 from mgn.explore.embeddings import MAX_LABELS, TOKEN_MODALITIES, feature_figure, token_figure
 from mgn.labels import CLASSES, NUM_CLASSES
 
@@ -67,19 +65,9 @@ _POINT_JS = """([id, role, index]) => {
 
 
 @pytest.fixture(scope="module")
-def browser():
-    """Headless Debian Chromium driven by Playwright (never a downloaded browser)."""
-    if not CHROMIUM.is_file() or shutil.which("chromium") is None:
-        message = "Debian chromium is not installed (apt-get install chromium); .ci/run installs it"
-        if os.environ.get("MGN_REQUIRE_BROWSER") == "1":
-            pytest.fail(message)
-        pytest.skip(message)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
+def browser(chromium):
+    """The session's headless Chromium (tests/conftest.py)."""
+    return chromium
 
 
 def _token_frame() -> pd.DataFrame:
