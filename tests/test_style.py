@@ -26,7 +26,7 @@ def test_explore_and_metrics_do_not_import_gradio_or_torch() -> None:
         "import sys, mgn.metrics, mgn.explore.clips, mgn.explore.timeline, mgn.explore.dashboard, mgn.explore.memo, "
         "mgn.explore.checks, mgn.explore.player, mgn.explore.parsed, mgn.events, "
         "mgn.explore.embeddings, mgn.explore.audio_strip, mgn.explore.colors, mgn.explore.editing, mgn.predictions, "
-        "mgn.explore.state, mgn.explore.export, mgn.explore.ui_ids; "
+        "mgn.explore.state, mgn.explore.export, mgn.explore.ui_ids, mgn.explore.annotator, mgn.explore.editor_js; "
         "bad = {'gradio', 'torch', 'sklearn'} & set(sys.modules); assert not bad, bad"
     )
     subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, check=True)
