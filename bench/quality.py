@@ -192,6 +192,7 @@ def _evaluate(checkpoint: Path, data: Path, gate: str, target: Path) -> dict:
                 gate,
                 "--json",
                 str(target),
+                "--force",  # stale: scored from an older checkpoint of this run
                 "--no-progress",
             ),
             cwd=REPO_ROOT,

@@ -342,9 +342,6 @@ class Explorer:
                 if self.gate == "global"
                 else (outputs.a_prob[index], outputs.v_prob[index])
             )
-            # HAN's fused probability is its official MMIL pooling, up to 2 (mgn.predictions.PROBABILITY_BOUNDS); the
-            # timeline takes gates in [0, 1]. Capped at 1 they gate exactly alike at every threshold <= 1.
-            gates = tuple(np.minimum(gate, 1.0) for gate in gates)
             predictions.append(
                 ClipPrediction(
                     name=model.short_name,

@@ -77,10 +77,12 @@ from mgn.labels import (
     display_name,
 )
 from mgn.metrics import DEFAULT_THRESHOLD, EVENT_IOU_THRESHOLD, binarize_modality_gated
+from mgn.predictions import PROBABILITY_BOUNDS
 
 __all__ = [
     "DEFAULT_PX_PER_UNIT",
     "EDITABLE_MODALITIES",
+    "MAX_GATE",
     "MAX_MODELS",
     "OFFICIAL_THRESHOLD",
     "STATUSES",
@@ -98,6 +100,8 @@ __all__ = [
 
 STATUSES: tuple[str, ...] = ("TP", "FP", "FN")
 OFFICIAL_THRESHOLD: float = DEFAULT_THRESHOLD  # 0.5, the official test loop's (video gate and segments alike)
+# Largest video-level value a gate may hold: HAN's fused probability (official MMIL pooling) reaches 2.
+MAX_GATE: float = max(PROBABILITY_BOUNDS["global_prob"], PROBABILITY_BOUNDS["a_prob"], PROBABILITY_BOUNDS["v_prob"])
 EDITABLE_MODALITIES: tuple[str, ...] = ("audio", "visual")  # annotated; audio-visual is derived from them
 _STATUS_HOVER: dict[str, str] = {
     "TP": "TP: predicted and in the ground truth",
@@ -109,6 +113,7 @@ _STATUS_LEGEND: dict[str, str] = {"TP": "TP (correct)", "FP": "FP (false alarm)"
 _SOFT_MAP_NOTE = (
     "<i>score > 1: MGN's video-level probability × its soft map (1 + softmax over time), not a probability</i>"
 )
+_FUSED_GATE_NOTE = "<i>video-level value > 1: HAN's fused MMIL pooling (official) reaches 2, not a probability</i>"
 MAX_MODELS = 2  # one model, or two side by side (compare mode)
 
 # Geometry of one class row, in y-axis units (the y axis points down: row k starts at k * row height).
@@ -168,10 +173,13 @@ def _check_probabilities(values: Any, name: str) -> None:
 
 
 def _check_gate(values: Any, name: str) -> None:
-    """``(C,)`` video-level probabilities must be finite and in [0, 1]; a ValueError names ``name`` otherwise."""
+    """``(C,)`` video-level probabilities must be finite and in [0, :data:`MAX_GATE`]; a ValueError names ``name``
+    otherwise."""
     array = real_array(values, name, (NUM_CLASSES,), "[class]")
-    invalid = ~np.isfinite(array) | (array < 0) | (array > 1)
-    raise_at_first(invalid, array, name, "video-level probabilities must be finite and in [0, 1]", "[class]")
+    invalid = ~np.isfinite(array) | (array < 0) | (array > MAX_GATE)
+    raise_at_first(
+        invalid, array, name, f"video-level probabilities must be finite and in [0, {MAX_GATE:g}]", "[class]"
+    )
 
 
 def _check_threshold(threshold: Any) -> float:
@@ -261,14 +269,15 @@ class ClipPrediction:
         prob_audio: audio segment scores, ``(T, C) float32`` [segment, class] as the models return them
             (``a_frame_prob``); values >= 0, MGN's may exceed 1 (see :func:`binarize_at`).
         prob_visual: visual segment scores, ``(T, C) float32`` [segment, class] (``v_frame_prob``).
-        gate_audio: the video-level probabilities ``(C,)`` in [0, 1] that gate the audio segments (see
+        gate_audio: the video-level probabilities ``(C,)`` in [0, 2] that gate the audio segments (see
             :func:`binarize_at`: ``global_prob`` under the official gate, ``a_prob`` under MA's), or None (no gate).
             Used when the figure recomputes the predictions at a ``threshold``, and shown in the hover.
         gate_visual: those that gate the visual segments (``global_prob``, or ``v_prob``), or None.
 
     Raises:
         ValueError: an empty name, a shape other than the above, a value other than 0/1 in a binary matrix, a score
-            that is negative, NaN or infinite, or a gate outside [0, 1]; the message names the model and the field.
+            that is negative, NaN or infinite, or a gate outside [0, 2] (HAN's fused MMIL probability exceeds 1);
+            the message names the model and the field.
     """
 
     name: str
@@ -463,6 +472,8 @@ def _score_lines(modality: str, rows: _ModelRows, class_index_: int, segment: in
             f"video-level probability {gate[class_index_]:.3f} {'≥' if passes else '<'} {_number(shown)}"
             + ("" if passes else ": the class is gated off in this clip")
         )
+        if gate[class_index_] > 1:
+            lines.append(_FUSED_GATE_NOTE)
     return lines + ([_SOFT_MAP_NOTE] if score > 1 else [])
 
 

@@ -183,6 +183,30 @@ def test_scores_in_customdata_hover_and_heat_strip(dog_clip):
     assert (fig.layout.coloraxis.cmin, fig.layout.coloraxis.cmax) == (0, 1)
 
 
+def test_fused_gate_above_one_is_shown_as_it_is_and_explained(dog_clip):
+    """HAN's fused video-level probability (official MMIL pooling) reaches 2: the timeline takes it uncapped, gates
+    with it as the official test does, and says in the hover why it exceeds 1."""
+    gt_audio, gt_visual, prediction = dog_clip
+    gate = np.full(NUM_CLASSES, 0.2, dtype=np.float32)
+    gate[class_index("Dog")] = np.float32(1.65)
+    prediction = dataclasses.replace(prediction, gate_audio=gate, gate_visual=gate)
+    fig = timeline_figure(CLIP, gt_audio, gt_visual, [prediction], threshold=0.5)
+
+    dog_hovers = [
+        text
+        for trace in _traces(fig, "status", "audio")
+        for (name, _, _, _), text in zip(trace.customdata, trace.hovertext)
+        if name == "Dog"
+    ]
+    assert dog_hovers and all("video-level probability 1.650 ≥ 0.5" in text for text in dog_hovers)
+    assert all("fused MMIL pooling" in text for text in dog_hovers)
+    # Speech (predicted in segments 1-2, no ground truth) is gated off by its 0.2: its false positives are gone
+    ungated = timeline_figure(CLIP, gt_audio, gt_visual, [dataclasses.replace(prediction, gate_audio=None)])
+    for figure, speech_shown in ((fig, False), (ungated, True)):
+        names = {name for trace in _traces(figure, "status", "audio") for (name, _, _, _) in trace.customdata}
+        assert ("Speech" in names) == speech_shown
+
+
 def test_gt_hover_reports_the_event_level_match(dog_clip):
     gt_audio, gt_visual, prediction = dog_clip
     (gt_bar,) = _traces(timeline_figure(CLIP, gt_audio, gt_visual, [prediction]), "gt", "audio")
@@ -279,6 +303,8 @@ def test_more_than_two_or_duplicate_models_raise(dog_clip):
         ("prob_visual", np.full((NUM_SEGMENTS, NUM_CLASSES), np.nan, dtype=np.float32), "MGN.prob_visual: .*finite"),
         ("prob_audio", np.full((NUM_SEGMENTS, NUM_CLASSES), "x"), "MGN.prob_audio: expected real numbers"),
         ("name", "", "name must be a non-empty string"),
+        ("gate_audio", np.full(NUM_CLASSES, 2.01, dtype=np.float32), r"MGN.gate_audio: .*in \[0, 2\]"),
+        ("gate_visual", np.full(NUM_CLASSES, -0.1, dtype=np.float32), r"MGN.gate_visual: .*in \[0, 2\]"),
     ],
 )
 def test_bad_prediction_fields_raise(dog_clip, field, value, message):
