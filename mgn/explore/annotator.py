@@ -383,7 +383,7 @@ class Annotator:
 
     def version(self, session: EditSession, clip: str) -> int:
         """The clip's version in the session's store (what an edit of the shown view must name)."""
-        name = str(self.explorer.split.filenames[self._index(clip)])
+        name = self._clip_name(clip)
         try:
             return session.store.version(name)
         except AnnotationError as error:
@@ -423,6 +423,10 @@ class Annotator:
             return self.explorer.index_of(clip)
         except ExplorerError as error:
             raise _user_error(error) from None
+
+    def _clip_name(self, clip: str) -> str:
+        """The split's file name of ``clip`` (an AnnotatorError for an unknown clip)."""
+        return str(self.explorer.split.filenames[self._index(clip)])
 
     def scores_pairs(self, session: EditSession, threshold: float | None = None) -> dict[str, ScoresPair]:
         """Every model's scores under the original and the corrected labels, by its short name."""
@@ -522,7 +526,7 @@ class Annotator:
             AnnotatorError: a malformed command or an unknown clip (nothing stored).
         """
         edit = command if isinstance(command, EditCommand) else EditCommand.parse(command)
-        name = str(self.explorer.split.filenames[self._index(edit.clip)])
+        name = self._clip_name(edit.clip)
 
         def action() -> None:
             editing.paint(
@@ -540,7 +544,7 @@ class Annotator:
 
     def undo(self, session: EditSession, clip: str, version: int, *, threshold: float | None = None) -> EditorView:
         """Undo the clip's last edit (a grouped edit as one step), if the view (``version``) is current."""
-        name = str(self.explorer.split.filenames[self._index(clip)])
+        name = self._clip_name(clip)
         return self._after_edit(
             session,
             name,
@@ -550,7 +554,7 @@ class Annotator:
 
     def redo(self, session: EditSession, clip: str, version: int, *, threshold: float | None = None) -> EditorView:
         """Redo the clip's last undone edit, if the view (``version``) is current."""
-        name = str(self.explorer.split.filenames[self._index(clip)])
+        name = self._clip_name(clip)
         return self._after_edit(
             session,
             name,
@@ -563,7 +567,7 @@ class Annotator:
     ) -> EditorView:
         """Show an empty row for ``class_name`` (CSV or display spelling) in the clip's audio and visual panels, to
         paint; nothing is stored until a segment is set."""
-        name = str(self.explorer.split.filenames[self._index(clip)])
+        name = self._clip_name(clip)
         try:
             session.with_class(name, editing.class_name_of(class_name))
         except EditingError as error:
@@ -575,7 +579,7 @@ class Annotator:
     ) -> EditorView:
         """Remove a class row: clear its audio and visual segments as one grouped edit (one undo step) and drop it
         from the added rows."""
-        name = str(self.explorer.split.filenames[self._index(clip)])
+        name = self._clip_name(clip)
         try:
             csv_name = editing.class_name_of(class_name)
         except EditingError as error:
