@@ -5,11 +5,9 @@ test_parse_tab.py)."""
 from __future__ import annotations
 
 import io
-import subprocess
 import zipfile
 from pathlib import Path
 
-import imageio_ffmpeg
 import pytest
 import torch
 
@@ -40,19 +38,6 @@ DOG_LANE_JS = f"""() => {{
 
 
 @pytest.fixture(scope="module")
-def video(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A 14-s video with sound: two windows."""
-    path = tmp_path_factory.mktemp("annotate_upload") / "garden.mp4"
-    command = [imageio_ffmpeg.get_ffmpeg_exe(), "-nostdin", "-v", "error", "-y"]
-    command += ["-f", "lavfi", "-i", "testsrc=size=96x64:rate=25:duration=14"]
-    command += ["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100:duration=14"]
-    subprocess.run(
-        [*command, "-pix_fmt", "yuv420p", "-c:v", "libx264", "-c:a", "aac", "-shortest", str(path)], check=True
-    )
-    return path
-
-
-@pytest.fixture(scope="module")
 def parse_app():
     """The explorer with a "Parse a video" tab (stand-in feature networks), in-process, hosted editing: its URL."""
     explorer = open_explorer(DEMO / DEMO_PACK, [DEMO / DEMO_CHECKPOINT], cache_dir=None, progress=False)
@@ -69,12 +54,12 @@ def parse_app():
 
 @pytest.mark.browser
 def test_a_parsed_video_is_annotated_and_downloaded_as_a_dataset(
-    parse_app: str, video: Path, chromium, tmp_path: Path
+    parse_app: str, long_video: Path, chromium, tmp_path: Path
 ) -> None:
     page = chromium.new_page(viewport={"width": 1400, "height": 1100})
     try:
         page.goto(parse_app + "?tab=parse")
-        page.locator("#mgn-parse-upload input[type=file]").set_input_files(str(video))
+        page.locator("#mgn-parse-upload input[type=file]").set_input_files(str(long_video))
         page.wait_for_timeout(1500)  # the upload finishes
         page.locator("#mgn-parse-button").click()
         page.wait_for_function(

@@ -7,11 +7,9 @@ tests); the decoding, windows, parser, timeline and download are the real ones.
 
 from __future__ import annotations
 
-import subprocess
 import zipfile
 from pathlib import Path
 
-import imageio_ffmpeg
 import pytest
 import torch
 from gradio_client import Client, handle_file
@@ -26,19 +24,6 @@ from mgn.explore.video_parser import VideoParser
 from tests.extract.standins import standin_extractor
 
 DEMO = Path(__file__).resolve().parents[2] / "assets" / "demo"
-
-
-@pytest.fixture(scope="module")
-def long_video(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A 14-s video with sound: two windows."""
-    path = tmp_path_factory.mktemp("upload") / "my clip.mp4"
-    command = [imageio_ffmpeg.get_ffmpeg_exe(), "-nostdin", "-v", "error", "-y"]
-    command += ["-f", "lavfi", "-i", "testsrc=size=96x64:rate=25:duration=14"]
-    command += ["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100:duration=14"]
-    subprocess.run(
-        [*command, "-pix_fmt", "yuv420p", "-c:v", "libx264", "-c:a", "aac", "-shortest", str(path)], check=True
-    )
-    return path
 
 
 @pytest.fixture(scope="module")
