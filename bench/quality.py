@@ -42,7 +42,13 @@ from mgn.inference import predict  # noqa: E402
 from mgn.metrics import LEVELS, METRICS, avvp_scores, format_markdown_table  # noqa: E402
 
 METHODS = ("HAN", "MGN", "MGN-L", "MGN+C", "MGN+R", "MGN+C+R")
-LOCALISATION = ("short_gt_event_f", "full_gt_event_f", "predicted_short_share")
+LOCALISATION = (
+    "short_gt_event_f",
+    "full_gt_event_f",
+    "predicted_short_share",
+    "predicted_short_share_audio",
+    "predicted_short_share_visual",
+)
 
 
 @dataclass
@@ -217,16 +223,17 @@ def localisation(pred_a: np.ndarray, pred_v: np.ndarray, gt_a: np.ndarray, gt_v:
     - ``short_gt_event_f``: event-level F (IoU >= 0.5, as the official metric; TP, FP, FN summed over rows) of the
       (clip, class, modality) rows whose ground truth has events shorter than the clip;
     - ``full_gt_event_f``: the same over the rows whose ground truth is one event spanning the whole clip;
-    - ``predicted_short_share``: the share of predicted events shorter than the clip.
+    - ``predicted_short_share``: the share of predicted events shorter than the clip, and the same per modality
+      (``predicted_short_share_audio`` / ``_visual``).
     All in percent.
     """
     segments = gt_a.shape[-1]
     counts = {"short": np.zeros(3, dtype=np.int64), "full": np.zeros(3, dtype=np.int64)}
-    predicted = predicted_short = 0
-    for pred, gt in ((pred_a, gt_a), (pred_v, gt_v)):
+    predicted, predicted_short = {}, {}
+    for modality, pred, gt in (("audio", pred_a, gt_a), ("visual", pred_v, gt_v)):
         *_, onset, offset = find_events(pred)
-        predicted += len(onset)
-        predicted_short += int(np.count_nonzero(offset - onset < segments))
+        predicted[modality] = len(onset)
+        predicted_short[modality] = int(np.count_nonzero(offset - onset < segments))
         length = gt.sum(axis=-1)  # (N, C) GT segments per row
         for kind, rows in (("short", (length > 0) & (length < segments)), ("full", length == segments)):
             for clip, cls in zip(*np.nonzero(rows), strict=True):
@@ -239,13 +246,17 @@ def localisation(pred_a: np.ndarray, pred_v: np.ndarray, gt_a: np.ndarray, gt_v:
     return {
         "short_gt_event_f": f_score(counts["short"]),
         "full_gt_event_f": f_score(counts["full"]),
-        "predicted_short_share": 100.0 * predicted_short / max(1, predicted),
+        "predicted_short_share": 100.0 * sum(predicted_short.values()) / max(1, sum(predicted.values())),
+        **{
+            f"predicted_short_share_{modality}": 100.0 * predicted_short[modality] / max(1, predicted[modality])
+            for modality in predicted
+        },
     }
 
 
 def _localise(checkpoint: Path, data: Path, target: Path) -> dict:
     """:func:`localisation` of a checkpoint on the test split (global gate), cached in ``target``."""
-    if _stale(target, checkpoint):
+    if _stale(target, checkpoint) or not set(LOCALISATION) <= set(json.loads(target.read_text())):
         split = load_split(LLPLayout(root=data), "test", pooled_visual=True, progress=False)
         pred_a, pred_v = predict(load_checkpoint(checkpoint), split).binarize("global")
         values = localisation(pred_a, pred_v, split.gt_audio, split.gt_visual)
@@ -300,6 +311,8 @@ def _localisation_markdown(summary: dict) -> str:
         "event F, GT events shorter than the clip",
         "event F, full-length GT events",
         "predicted events shorter than the clip (%)",
+        "of the audio events (%)",
+        "of the visual events (%)",
     )
     lines = ["| Method (global gate) | " + " | ".join(titles) + " |", "|---|" + "---:|" * len(titles)]
     for name, values in summary.items():

@@ -69,7 +69,18 @@ def test_quality_localisation_counts_short_and_full_events():
     pred[1, 9, 0:2] = 1  # a short false positive on a row without ground truth (counted in the share only)
     none = np.zeros_like(gt)
     values = quality.localisation(pred, none, gt, none)
-    assert values == {"short_gt_event_f": 100.0, "full_gt_event_f": 100.0, "predicted_short_share": 200 / 3}
+    assert values == {
+        "short_gt_event_f": 100.0,
+        "full_gt_event_f": 100.0,
+        "predicted_short_share": 200 / 3,
+        "predicted_short_share_audio": 200 / 3,
+        "predicted_short_share_visual": 0.0,  # no visual event predicted
+    }
+    visual_short = np.zeros_like(gt)
+    visual_short[0, 3, 2:5] = 1
+    values = quality.localisation(pred, visual_short, gt, none)  # 2 of 3 audio events short, 1 of 1 visual
+    assert values["predicted_short_share"] == 75.0
+    assert (values["predicted_short_share_audio"], values["predicted_short_share_visual"]) == (200 / 3, 100.0)
     whole = np.zeros_like(gt)
     whole[0, 3] = 1  # the short event predicted over the whole clip: IoU 3/10, a miss and a false positive
     values = quality.localisation(whole, none, gt, none)
