@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import warnings
-import zipfile
-import zlib
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Literal, get_args
@@ -25,6 +23,7 @@ from mgn.data.llp import Split, pool_frames
 from mgn.io import atomic_path
 from mgn.labels import NUM_CLASSES, NUM_SEGMENTS
 from mgn.metrics import DEFAULT_THRESHOLD, binarize, binarize_modality_gated
+from mgn.npz import UNREADABLE, read_npz
 
 __all__ = [
     "GATES",
@@ -104,10 +103,6 @@ def split_digest(split: Split) -> str:
     return digest.hexdigest()
 
 
-# Errors np.load and reading the members of a damaged .npz raise.
-_UNREADABLE = (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error)
-
-
 def read_cached_predictions(path: str | Path, split: Split, class_features: bool = False) -> Predictions | None:
     """The predictions cached at ``path`` if it exists and is valid for ``split``; None otherwise.
 
@@ -120,13 +115,8 @@ def read_cached_predictions(path: str | Path, split: Split, class_features: bool
     if not path.is_file():
         return None
     try:
-        with open(path, "rb") as stream:  # our handle: np.load(path) leaks its own when the zip is damaged
-            archive = np.load(stream, allow_pickle=False)
-            if not isinstance(archive, np.lib.npyio.NpzFile):
-                raise ValueError("not an .npz archive")
-            with archive:
-                arrays = {name: archive[name] for name in archive.files}
-    except _UNREADABLE as error:
+        arrays = read_npz(path)
+    except UNREADABLE as error:
         problem = f"unreadable ({type(error).__name__}: {error})"
     else:
         problem = _cache_problem(arrays, split, class_features)

@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import math
 import warnings
-import zipfile
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,6 +34,7 @@ from mgn.extract.audio import (
 )
 from mgn.io import atomic_path, file_sha256
 from mgn.labels import NUM_SEGMENTS
+from mgn.npz import UNREADABLE, read_npz
 
 __all__ = [
     "LOG_MEL_RANGE",
@@ -179,13 +178,8 @@ def _compute(path: Path) -> AudioStrip:
 def _load_cached(cache_path: Path, source: str) -> AudioStrip | None:
     """The strip stored at ``cache_path``, or None after one warning when it is unreadable or inconsistent."""
     try:
-        with open(cache_path, "rb") as stream:  # our handle: np.load(path) leaks its own on a damaged zip
-            archive = np.load(stream, allow_pickle=False)
-            if not isinstance(archive, np.lib.npyio.NpzFile):
-                raise ValueError("not an .npz archive")
-            with archive:
-                duration, has_audio, mel = (archive[key] for key in ("duration", "has_audio", "mel"))
-    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error) as error:
+        duration, has_audio, mel = read_npz(cache_path, ["duration", "has_audio", "mel"]).values()
+    except UNREADABLE as error:
         problem = f"unreadable ({type(error).__name__}: {error})"
     else:
         problem = _cache_problem(duration, has_audio, mel)

@@ -30,8 +30,6 @@ import json
 import os
 import textwrap
 import warnings
-import zipfile
-import zlib
 from collections.abc import Sequence
 from importlib.metadata import version
 from pathlib import Path
@@ -44,6 +42,7 @@ from mgn.explore.checks import binary_array, real_array
 from mgn.explore.colors import MODALITY_COLORS  # the explorer's one colour scheme
 from mgn.io import atomic_path
 from mgn.labels import CLASS_COLORS, CLASSES, EVAL_MODALITIES, NUM_CLASSES, display_name
+from mgn.npz import UNREADABLE, read_npz
 
 __all__ = [
     "FEATURE_EXPLANATION",
@@ -229,13 +228,8 @@ def _load_cached(path: Path, num_points: int) -> np.ndarray | None:
     """The cached (P', 2) float32 t-SNE at ``path``, or None after a warning naming the file when it cannot be read
     or holds something else (a wrong shape, dtype or a non-finite value)."""
     try:
-        with open(path, "rb") as stream:  # our handle: np.load(path) leaks its own when the zip is damaged
-            archive = np.load(stream, allow_pickle=False)
-            if not isinstance(archive, np.lib.npyio.NpzFile):
-                raise ValueError("not an .npz archive")
-            with archive:
-                xy = archive["xy"]
-    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error) as error:
+        xy = read_npz(path, ["xy"])["xy"]
+    except UNREADABLE as error:
         problem = f"unreadable ({type(error).__name__}: {error})"
     else:
         if xy.shape == (num_points, 2) and xy.dtype == np.float32 and np.isfinite(xy).all():
