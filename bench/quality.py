@@ -256,12 +256,14 @@ def localisation(pred_a: np.ndarray, pred_v: np.ndarray, gt_a: np.ndarray, gt_v:
 
 def _localise(checkpoint: Path, data: Path, target: Path) -> dict:
     """:func:`localisation` of a checkpoint on the test split (global gate), cached in ``target``."""
-    if _stale(target, checkpoint) or not set(LOCALISATION) <= set(json.loads(target.read_text())):
-        split = load_split(LLPLayout(root=data), "test", pooled_visual=True, progress=False)
-        pred_a, pred_v = predict(load_checkpoint(checkpoint), split).binarize("global")
-        values = localisation(pred_a, pred_v, split.gt_audio, split.gt_visual)
-        target.write_text(json.dumps(values, indent=2) + "\n")
-    return json.loads(target.read_text())
+    cached = None if _stale(target, checkpoint) else json.loads(target.read_text())
+    if cached is not None and set(LOCALISATION) <= set(cached):
+        return cached
+    split = load_split(LLPLayout(root=data), "test", pooled_visual=True, progress=False)
+    pred_a, pred_v = predict(load_checkpoint(checkpoint), split).binarize("global")
+    values = localisation(pred_a, pred_v, split.gt_audio, split.gt_visual)
+    target.write_text(json.dumps(values, indent=2) + "\n")
+    return values
 
 
 def _epochs(run: Path) -> dict[str, int | bool]:

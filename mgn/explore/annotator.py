@@ -544,22 +544,19 @@ class Annotator:
 
     def undo(self, session: EditSession, clip: str, version: int, *, threshold: float | None = None) -> EditorView:
         """Undo the clip's last edit (a grouped edit as one step), if the view (``version``) is current."""
-        name = self._clip_name(clip)
-        return self._after_edit(
-            session,
-            name,
-            threshold,
-            lambda: session.store.undo(name, session.author, expected_version=int(version)),
-        )
+        return self._step(session, clip, version, threshold, session.store.undo)
 
     def redo(self, session: EditSession, clip: str, version: int, *, threshold: float | None = None) -> EditorView:
         """Redo the clip's last undone edit, if the view (``version``) is current."""
+        return self._step(session, clip, version, threshold, session.store.redo)
+
+    def _step(
+        self, session: EditSession, clip: str, version: int, threshold: float | None, store_step: Callable[..., object]
+    ) -> EditorView:
+        """Undo or redo (``store_step``: the store's ``undo`` / ``redo``) one step of the clip's history."""
         name = self._clip_name(clip)
         return self._after_edit(
-            session,
-            name,
-            threshold,
-            lambda: session.store.redo(name, session.author, expected_version=int(version)),
+            session, name, threshold, lambda: store_step(name, session.author, expected_version=int(version))
         )
 
     def add_class(
