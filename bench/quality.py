@@ -1,5 +1,5 @@
-"""Table-1-style quality on a synthetic LLP-format dataset: baselines, HAN, MGN, MGN-L, MGN+C, MGN+R, MGN+C+R over
-seeds, and how well each one localises events in time.
+"""Table-1-style quality on a synthetic LLP-format dataset: baselines, HAN, MGN, MGN-L, MGN-L+R, MGN+C, MGN+R, MGN+C+R
+over seeds, and how well each one localises events in time.
 
 Runs the project's own command lines (so the table is what a user gets), resumable: finished runs are skipped.
 
@@ -7,7 +7,8 @@ Runs the project's own command lines (so the table is what a user gets), resumab
     python bench/quality.py --data DATA --out RUNS --seeds 1 2 3 --methods HAN MGN MGN-L --markdown > quality.json
     python bench/quality.py --data DATA --out RUNS --seeds 1 --methods MGN-L --no-train > quality.json  # as they stand
 
-Per seed: HAN; MGN; MGN-L (``--recipe mgn-localise``); MGN+C (``--contrastive``); MGN+R = ``training.refine_labels``
+Per seed: HAN; MGN; MGN-L (``--recipe mgn-localise``); MGN-L+R = ``training.refine_labels`` on the MGN-L run, then
+MGN-L retrained with the refined labels; MGN+C (``--contrastive``); MGN+R = ``training.refine_labels``
 on the MGN run, then MGN retrained with the refined labels; MGN+C+R = the same from the MGN+C run, retrained with
 ``--contrastive``. ``--methods`` picks some (the runs they depend on are trained too). Every model is scored on the
 test split with the official global gate (as trained and selected) and, for reference, with MA's modality gate.
@@ -41,7 +42,7 @@ from mgn.events import find_events, segment_iou  # noqa: E402
 from mgn.inference import predict  # noqa: E402
 from mgn.metrics import LEVELS, METRICS, avvp_scores, format_markdown_table  # noqa: E402
 
-METHODS = ("HAN", "MGN", "MGN-L", "MGN+C", "MGN+R", "MGN+C+R")
+METHODS = ("HAN", "MGN", "MGN-L", "MGN-L+R", "MGN+C", "MGN+R", "MGN+C+R")
 LOCALISATION = (
     "short_gt_event_f",
     "full_gt_event_f",
@@ -98,6 +99,21 @@ def _jobs(data: Path, out: Path, seed: int, extra: list[str]) -> list[Job]:
         Job(f"HAN/{s}", [train(f"han_{s}", "han")]),
         Job(f"MGN/{s}", [train(f"mgn_{s}", "mgn")]),
         Job(f"MGN-L/{s}", [train(f"mgn_l_{s}", "mgn", "--recipe", "mgn-localise")]),
+        Job(
+            f"MGN-L+R/{s}",
+            [
+                refine(f"mgn_l_{s}", f"labels_mgn_l_{s}.npz"),
+                train(
+                    f"mgn_l_r_{s}",
+                    "mgn",
+                    "--recipe",
+                    "mgn-localise",
+                    "--refined-labels",
+                    str(out / f"labels_mgn_l_{s}.npz"),
+                ),
+            ],
+            depends=[f"MGN-L/{s}"],
+        ),
         Job(f"MGN+C/{s}", [train(f"mgn_c_{s}", "mgn", "--contrastive")]),
         Job(
             f"MGN+R/{s}",

@@ -86,3 +86,20 @@ def test_quality_localisation_counts_short_and_full_events():
     values = quality.localisation(whole, none, gt, none)
     assert values["short_gt_event_f"] == 0.0 and values["predicted_short_share"] == 0.0
     assert values["full_gt_event_f"] == 0.0  # the full-length row was not predicted
+
+
+def test_quality_refined_methods_refine_from_their_own_base_run():
+    """bench/quality: MGN-L+R refines with the MGN-L run's checkpoint and retrains with the mgn-localise recipe;
+    selecting it alone also selects (so trains, if missing) that base run and nothing else."""
+    jobs = quality._jobs(Path("data"), Path("runs"), seed=2, extra=["epochs=3"])
+    selected = quality._select(jobs, ["MGN-L+R"])
+    assert [job.name for job in selected] == ["MGN-L/seed2", "MGN-L+R/seed2"]
+    refine, retrain = selected[1].commands
+    assert refine[refine.index("--checkpoint") + 1] == str(Path("runs/mgn_l_seed2/best.safetensors"))
+    labels = refine[refine.index("--out") + 1]
+    assert retrain[retrain.index("--refined-labels") + 1] == labels
+    assert retrain[retrain.index("--recipe") + 1] == "mgn-localise"
+    assert retrain[retrain.index("--out") + 1] == str(quality._run_dir(Path("runs"), "MGN-L+R", 2))
+    assert "seed=2" in retrain and "epochs=3" in retrain
+    plain_r = quality._select(jobs, ["MGN+R"])[1].commands[1]
+    assert "--recipe" not in plain_r  # the official MGN retrained: no recipe slips in
