@@ -238,6 +238,7 @@ def test_ctrl_c_saves_last_and_the_resumed_run_is_bit_identical(
 
     real_loss = loop_module.parser_loss
     monkeypatch.setattr(loop_module, "parser_loss", loss_then_ctrl_c)
+    handler_before = signal.getsignal(signal.SIGINT)  # Python's default, or SIG_IGN under nohup / a background job
     run = tmp_path / "run"
     assert train_cli.main(train_args(tiny_data, run)) == 130
     err = capsys.readouterr().err.strip().splitlines()
@@ -245,7 +246,7 @@ def test_ctrl_c_saves_last_and_the_resumed_run_is_bit_identical(
         f"interrupted: saved {run / 'last.safetensors'} (at epoch 1, step 4); resume with: "
         f"python -m training.train --resume {run}"
     ]
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the handler is restored
+    assert signal.getsignal(signal.SIGINT) is handler_before  # the caller's handler is restored
     point = _resume_point(run / "last.safetensors")
     assert (point["epoch"], point["step_in_epoch"], point["global_step"]) == (0, 4, 4)
     monkeypatch.undo()
