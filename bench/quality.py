@@ -95,42 +95,24 @@ def _jobs(data: Path, out: Path, seed: int, extra: list[str]) -> list[Job]:
         )
 
     s = f"seed{seed}"
+
+    def refined(method: str, base_method: str, base_run: str, run: str, *flags: str) -> Job:
+        """R: the labels refined with ``base_run``'s best checkpoint, then ``run`` retrained on them with ``flags``."""
+        labels = f"labels_{base_run}.npz"
+        return Job(
+            f"{method}/{s}",
+            [refine(base_run, labels), train(run, "mgn", *flags, "--refined-labels", str(out / labels))],
+            depends=[f"{base_method}/{s}"],
+        )
+
     return [
         Job(f"HAN/{s}", [train(f"han_{s}", "han")]),
         Job(f"MGN/{s}", [train(f"mgn_{s}", "mgn")]),
         Job(f"MGN-L/{s}", [train(f"mgn_l_{s}", "mgn", "--recipe", "mgn-localise")]),
-        Job(
-            f"MGN-L+R/{s}",
-            [
-                refine(f"mgn_l_{s}", f"labels_mgn_l_{s}.npz"),
-                train(
-                    f"mgn_l_r_{s}",
-                    "mgn",
-                    "--recipe",
-                    "mgn-localise",
-                    "--refined-labels",
-                    str(out / f"labels_mgn_l_{s}.npz"),
-                ),
-            ],
-            depends=[f"MGN-L/{s}"],
-        ),
+        refined("MGN-L+R", "MGN-L", f"mgn_l_{s}", f"mgn_l_r_{s}", "--recipe", "mgn-localise"),
         Job(f"MGN+C/{s}", [train(f"mgn_c_{s}", "mgn", "--contrastive")]),
-        Job(
-            f"MGN+R/{s}",
-            [
-                refine(f"mgn_{s}", f"labels_mgn_{s}.npz"),
-                train(f"mgn_r_{s}", "mgn", "--refined-labels", str(out / f"labels_mgn_{s}.npz")),
-            ],
-            depends=[f"MGN/{s}"],
-        ),
-        Job(
-            f"MGN+C+R/{s}",
-            [
-                refine(f"mgn_c_{s}", f"labels_mgn_c_{s}.npz"),
-                train(f"mgn_c_r_{s}", "mgn", "--contrastive", "--refined-labels", str(out / f"labels_mgn_c_{s}.npz")),
-            ],
-            depends=[f"MGN+C/{s}"],
-        ),
+        refined("MGN+R", "MGN", f"mgn_{s}", f"mgn_r_{s}"),
+        refined("MGN+C+R", "MGN+C", f"mgn_c_{s}", f"mgn_c_r_{s}", "--contrastive"),
     ]
 
 
