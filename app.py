@@ -172,7 +172,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="a second checkpoint to compare with the first (a path or an https address); the demo compares its "
         "MGN with its HAN unless --compare '' is given",
     )
-    parser.add_argument("--label", help="the model's name in the page (default: architecture, recipe and run folder)")
+    parser.add_argument("--label", help="the model's name in the page (default: architecture, training and run folder)")
     parser.add_argument("--compare-label", help="the compared model's name in the page (default: as --label)")
     parser.add_argument(
         "--arch",

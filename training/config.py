@@ -23,6 +23,7 @@ from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 from mgn.data.llp import LLPLayout
 from mgn.inference import Gate
 from mgn.models import ARCHITECTURES, HANConfig, MGNConfig, config_from_dict
+from mgn.provenance import training_metadata
 
 __all__ = [
     "FIELD_RANGES",
@@ -196,8 +197,9 @@ class TrainConfig:
         return LLPLayout(root=Path(self.data), **self.layout)
 
     def checkpoint_metadata(self) -> dict[str, str]:
-        """What the run's checkpoints record about its settings beyond the model config: ``recipe`` if any."""
-        return {"recipe": self.recipe} if self.recipe is not None else {}
+        """What the run's checkpoints record about its settings beyond the model config (:mod:`mgn.provenance`):
+        the recipe, and MA's contrastive loss and refined labels where used."""
+        return training_metadata(self.recipe, self.contrastive, self.refined_labels)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict, with the *resolved* model config (every field)."""

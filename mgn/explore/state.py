@@ -40,6 +40,7 @@ from mgn.io import file_sha256
 from mgn.labels import CLASSES, audio_visual, display_name
 from mgn.metrics import DEFAULT_THRESHOLD, Scores, avvp_scores
 from mgn.predictions import GATES, Predictions, read_cached_predictions, split_digest, write_cached_predictions
+from mgn.provenance import training_name
 
 if TYPE_CHECKING:  # plotly's figure type; torch is imported only where a model runs
     from plotly import graph_objects as go
@@ -95,13 +96,14 @@ class ModelView:
     """One checkpoint's results on the split.
 
     Attributes:
-        name: its label in the page (``--label``, or :func:`default_model_names`: architecture, training recipe and
-            run folder, e.g. ``"MGN mgn-localise (runs/demo)"``).
+        name: its label in the page (``--label``, or :func:`default_model_names`: architecture, how it was trained and
+            run folder, e.g. ``"MGN mgn-localise +R (runs/demo_r)"``).
         short_name: the shortest label that still tells the models apart (``"MGN"`` next to a ``"HAN"``): column
             headers and timeline lanes.
         arch: ``mgn`` or ``han``.
-        recipe: the training recipe recorded in the checkpoint (metadata ``recipe``), None for the official one
-            and for files without it.
+        training: how the checkpoint was trained, as it records it (:func:`mgn.provenance.training_name`: the
+            recipe and MA's additions, e.g. ``"mgn-localise +R"``), None for the official recipe and for files
+            without it.
         checkpoint: the file.
         predictions: probabilities (and MGN's class-aware features).
         pred_audio, pred_visual: (N, C, T) uint8 binary predictions at the official threshold [clip, class, segment].
@@ -112,7 +114,7 @@ class ModelView:
     name: str
     short_name: str
     arch: str
-    recipe: str | None
+    training: str | None
     checkpoint: Path
     predictions: Predictions
     pred_audio: np.ndarray
@@ -606,14 +608,14 @@ class _Loaded:
 
     path: Path
     arch: str
-    recipe: str | None
+    training: str | None
     predictions: Predictions
     audio_tokens: np.ndarray | None
     visual_tokens: np.ndarray | None
 
 
 def _our_checkpoint_header(path: Path) -> tuple[str, str | None, np.ndarray | None, np.ndarray | None] | None:
-    """``(arch, recipe, audio_tokens, visual_tokens)`` of one of our ``.safetensors`` checkpoints, read without torch
+    """``(arch, training, audio_tokens, visual_tokens)`` of one of our ``.safetensors`` checkpoints, read without torch
     (safetensors' numpy reader); None for any other file or one this cannot read (the full load reports why).
 
     Only called for a file whose predictions are cached under its SHA-256, i.e. one that loaded and ran before.
@@ -631,7 +633,7 @@ def _our_checkpoint_header(path: Path) -> tuple[str, str | None, np.ndarray | No
         return None
     if arch not in ("mgn", "han"):
         return None
-    return arch, metadata.get("recipe") or None, *tokens
+    return arch, training_name(metadata), *tokens
 
 
 def _cached_checkpoint(path: Path, split: Split, cache_path: Path | None) -> tuple[_Loaded | None, bool]:
@@ -641,24 +643,24 @@ def _cached_checkpoint(path: Path, split: Split, cache_path: Path | None) -> tup
     header = _our_checkpoint_header(path) if cache_path is not None and path.suffix == ".safetensors" else None
     if header is None:
         return None, False
-    found_arch, recipe, audio_tokens, visual_tokens = header
+    found_arch, training, audio_tokens, visual_tokens = header
     cached = read_cached_predictions(cache_path, split, class_features=found_arch == "mgn")  # HAN has none
-    return (None if cached is None else _Loaded(path, found_arch, recipe, cached, audio_tokens, visual_tokens)), True
+    return (None if cached is None else _Loaded(path, found_arch, training, cached, audio_tokens, visual_tokens)), True
 
 
 def _load_model(path: Path, arch: str | None):
-    """The checkpoint's model (torch), checked as :func:`mgn.checkpoint.load_any_checkpoint` checks it, and its
-    training recipe."""
+    """The checkpoint's model (torch), checked as :func:`mgn.checkpoint.load_any_checkpoint` checks it, and how it was
+    trained (:func:`mgn.provenance.training_name`)."""
     from mgn.checkpoint import OFFICIAL_SUFFIXES, load_any_checkpoint, read_checkpoint
 
     model = load_any_checkpoint(path, arch if path.suffix in OFFICIAL_SUFFIXES else None)
-    recipe = None if path.suffix in OFFICIAL_SUFFIXES else read_checkpoint(path).metadata.get("recipe") or None
-    return model, recipe
+    training = None if path.suffix in OFFICIAL_SUFFIXES else training_name(read_checkpoint(path).metadata)
+    return model, training
 
 
 def _run_model(
     model,
-    recipe: str | None,
+    training: str | None,
     path: Path,
     split: Split,
     cache_path: Path | None,
@@ -688,7 +690,7 @@ def _run_model(
         if is_mgn
         else (None, None)
     )
-    return _Loaded(path, architecture_of(model), recipe, predictions, *tokens)
+    return _Loaded(path, architecture_of(model), training, predictions, *tokens)
 
 
 def _run_folder(path: Path) -> str:
@@ -698,16 +700,17 @@ def _run_folder(path: Path) -> str:
 
 
 def default_model_names(
-    paths: Sequence[Path], archs: Sequence[str], recipes: Sequence[str | None]
+    paths: Sequence[Path], archs: Sequence[str], trainings: Sequence[str | None]
 ) -> tuple[list[str], list[str]]:
     """Default labels of the loaded checkpoints and their short forms.
 
-    A label is the architecture, the training recipe when the checkpoint records one, and the run folder:
-    ``"MGN mgn-localise (runs/demo)"``. Labels that would still be equal (two checkpoints of one run) add the file
-    name (``"MGN (runs/x, last)"``), then the position. The short form is the first of architecture, architecture +
-    recipe, label that tells the models apart (``"MGN"`` and ``"HAN"``).
+    A label is the architecture, how it was trained when the checkpoint records a departure from the official
+    recipe (:func:`mgn.provenance.training_name`), and the run folder: ``"MGN mgn-localise +R (runs/demo_r)"``.
+    Labels that would still be equal (two checkpoints of one run) add the file name (``"MGN (runs/x, last)"``), then
+    the position. The short form is the first of architecture, architecture + training, label that tells the models
+    apart (``"MGN"`` and ``"HAN"``).
     """
-    kinds = [arch.upper() + (f" {recipe}" if recipe else "") for arch, recipe in zip(archs, recipes, strict=True)]
+    kinds = [arch.upper() + (f" {how}" if how else "") for arch, how in zip(archs, trainings, strict=True)]
     names = [f"{kind} ({_run_folder(path)})" for kind, path in zip(kinds, paths, strict=True)]
     if len(set(names)) < len(names):
         names = [f"{kind} ({_run_folder(path)}, {path.stem})" for kind, path in zip(kinds, paths, strict=True)]
@@ -725,7 +728,7 @@ def _model_names(loaded: Sequence[_Loaded], labels: Sequence[str | None]) -> tup
     given = [label.strip() if label is not None and label.strip() else None for label in labels]
     unnamed = [position for position, label in enumerate(given) if label is None]
     defaults, default_shorts = default_model_names(
-        [loaded[i].path for i in unnamed], [loaded[i].arch for i in unnamed], [loaded[i].recipe for i in unnamed]
+        [loaded[i].path for i in unnamed], [loaded[i].arch for i in unnamed], [loaded[i].training for i in unnamed]
     )
     names, shorts = list(given), list(given)
     for position, name, short in zip(unnamed, defaults, default_shorts, strict=True):
@@ -798,8 +801,8 @@ def open_explorer(
     loaded = [item for item, _ in found]
     # The others are loaded (and checked) before any of them runs: a bad second checkpoint fails at once.
     models = {i: _load_model(paths[i], arch) for i, item in enumerate(loaded) if item is None}
-    for i, (model, recipe) in models.items():
-        loaded[i] = _run_model(model, recipe, paths[i], data_split, cache_paths[i], device, progress, found[i][1])
+    for i, (model, training) in models.items():
+        loaded[i] = _run_model(model, training, paths[i], data_split, cache_paths[i], device, progress, found[i][1])
     names, shorts = _model_names(loaded, list(labels) + [None] * (len(loaded) - len(labels)))
     views = []
     for name, short, item in zip(names, shorts, loaded, strict=True):
@@ -810,7 +813,7 @@ def open_explorer(
                 name,
                 short,
                 item.arch,
-                item.recipe,
+                item.training,
                 item.path,
                 item.predictions,
                 pred_audio,

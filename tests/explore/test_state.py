@@ -206,8 +206,17 @@ def test_labels_and_the_recipe(setup, tmp_path: Path) -> None:
     )
     explorer = open_explorer(data, [recipe, mgn_path], cache_dir=None, progress=False)
     assert explorer.models[0].name == f"MGN mgn-localise ({tmp_path.name}/run)"
-    assert explorer.models[0].recipe == "mgn-localise" and explorer.models[1].recipe is None
+    assert explorer.models[0].training == "mgn-localise" and explorer.models[1].training is None
     assert [m.short_name for m in explorer.models] == ["MGN mgn-localise", "MGN"]
+    refined = save_checkpoint(  # MA's additions recorded by training show in the label, cached or not
+        tmp_path / "refined" / "best.safetensors",
+        MGN(MGNConfig(dim=16, depth_aud=1, depth_vis=1, depth_av=1)),
+        metadata={"recipe": "mgn-localise", "refined_labels": "labels.npz"},
+    )
+    for cache_dir in (None, tmp_path / "cache", tmp_path / "cache"):  # computed, computed and cached, read back
+        explorer = open_explorer(data, [refined, han_path], cache_dir=cache_dir, progress=False)
+        assert explorer.models[0].name == f"MGN mgn-localise +R ({tmp_path.name}/refined)"
+        assert [m.short_name for m in explorer.models] == ["MGN", "HAN"]
     labelled = open_explorer(data, [mgn_path, han_path], labels=["ours", None], cache_dir=None, progress=False)
     assert [m.name for m in labelled.models][0] == "ours" and labelled.models[1].short_name == "HAN"
     with pytest.raises(ExplorerError, match="same label"):

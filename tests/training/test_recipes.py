@@ -60,6 +60,9 @@ def test_default_run_has_no_recipe() -> None:
     assert config.recipe is None and config.to_dict()["recipe"] is None
     assert config.checkpoint_metadata() == {}
     assert _config("--recipe", "mgn-localise").checkpoint_metadata() == {"recipe": "mgn-localise"}
+    refined = _config("--recipe", "mgn-localise", "--refined-labels", "runs/x/labels.npz")
+    assert refined.checkpoint_metadata() == {"recipe": "mgn-localise", "refined_labels": "labels.npz"}
+    assert _config("--contrastive").checkpoint_metadata() == {"contrastive": "true"}
 
 
 @pytest.mark.parametrize(

@@ -107,6 +107,11 @@ def test_contrastive_and_refined_labels(tiny_data: Path, tmp_path: Path) -> None
     record = json.loads((run / "metrics.jsonl").read_text().splitlines()[0])
     assert "contrastive" in record["train_loss"]
     assert json.loads((run / "config.json").read_text())["refined_labels"] == str(labels)
+    for name in ("best.safetensors", "last.safetensors"):  # both say how they were trained, without the folders
+        metadata = read_checkpoint(run / name).metadata
+        assert (metadata["contrastive"], metadata["refined_labels"]) == ("true", "labels.npz")
+        assert "recipe" not in metadata
+    assert not {"contrastive", "refined_labels"} & set(read_checkpoint(tmp_path / "base" / "best.safetensors").metadata)
 
 
 def test_evaluate_json_and_csv_round_trip(tiny_data: Path, tmp_path: Path, capsys) -> None:
