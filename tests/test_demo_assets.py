@@ -31,8 +31,12 @@ DOCUMENTED = [
     "python -m mgn.data.synthetic --out data/demo --train 3000 --val 300 --test 40 --seed 2026",
     "python -m training.train --model mgn --recipe mgn-localise --data data/demo --out runs/demo"
     " model.dim=64 epochs=20",
+    "python -m training.refine_labels --checkpoint runs/demo/best.safetensors --data data/demo"
+    " --out runs/demo_labels.npz",
+    "python -m training.train --model mgn --recipe mgn-localise --data data/demo --out runs/demo_r"
+    " --refined-labels runs/demo_labels.npz model.dim=64 epochs=20",
     "python -m training.train --model han --data data/demo --out runs/demo_han model.dim=256 epochs=12",
-    "python -m mgn.data.demo --data data/demo --checkpoint runs/demo/best.safetensors"
+    "python -m mgn.data.demo --data data/demo --checkpoint runs/demo_r/best.safetensors"
     " --compare-checkpoint runs/demo_han/best.safetensors --out assets/demo",
 ]
 
@@ -46,6 +50,7 @@ def test_shipped_demo_is_complete_and_small() -> None:
     checkpoint = read_checkpoint(DEMO / DEMO_CHECKPOINT, arch="mgn")
     assert checkpoint.config.dim == 64 and int(checkpoint.metadata["epoch"]) >= 1
     assert checkpoint.metadata["recipe"] == "mgn-localise" and checkpoint.config.segment_head
+    assert checkpoint.metadata["refined_labels"] == "demo_labels.npz"  # MGN-L+R: retrained on MA's refined labels
     assert manifest["compare_checkpoint"] == DEMO_COMPARE_CHECKPOINT
     compare = read_checkpoint(DEMO / DEMO_COMPARE_CHECKPOINT, arch="han")
     assert compare.config.dim == 256 and "recipe" not in compare.metadata  # the official HAN recipe
@@ -61,7 +66,8 @@ def test_readme_documents_the_commands() -> None:
 
 def _tiny(command: str, root: Path) -> tuple[str, list[str]]:
     """A documented command as (module, arguments), its folders moved under ``root`` and its sizes made tiny: the
-    dataset 16 / 8 / 4 clips, one epoch of a narrow model (overrides after the documented ones win), 3 demo clips."""
+    dataset 16 / 8 / 4 clips, one epoch of a narrow model (overrides after the documented ones win), 3 demo clips;
+    the label refinement as documented."""
     words = shlex.split(command)
     assert words[:2] == ["python", "-m"], command
     sizes = {"--train": "16", "--val": "8", "--test": "4"}
@@ -76,6 +82,8 @@ def _tiny(command: str, root: Path) -> tuple[str, list[str]]:
     elif module == "training.train":
         size = TINY_HAN if arguments[arguments.index("--model") + 1] == "han" else TINY_MGN
         arguments += ["--no-progress", "epochs=1", "threads=1", *size]
+    elif module == "training.refine_labels":
+        arguments.append("--no-progress")
     else:
         arguments += ["--clips", "3", "--no-progress"]
     return module, arguments
@@ -92,11 +100,13 @@ def test_documented_commands_rebuild_the_demo_at_tiny_size(tmp_path: Path) -> No
     assert manifest["checkpoint"] == DEMO_CHECKPOINT and manifest["compare_checkpoint"] == DEMO_COMPARE_CHECKPOINT
     main, compare = read_checkpoint(out / DEMO_CHECKPOINT), read_checkpoint(out / DEMO_COMPARE_CHECKPOINT)
     assert (main.arch, main.metadata["recipe"], main.config.segment_head) == ("mgn", "mgn-localise", True)
+    assert main.metadata["refined_labels"] == "demo_labels.npz"
     assert compare.arch == "han" and "recipe" not in compare.metadata
     assert set(manifest["bytes"]) >= {DEMO_PACK, DEMO_CHECKPOINT, DEMO_COMPARE_CHECKPOINT}
     models = [out / DEMO_CHECKPOINT, out / DEMO_COMPARE_CHECKPOINT]
     explorer = open_explorer(out / DEMO_PACK, models, cache_dir=None, progress=False)
     assert len(explorer.table) == 3 and explorer.video_path(explorer.table.iloc[0]["clip"]) is not None
+    assert [model.training for model in explorer.models] == ["mgn-localise +R", None]
 
 
 def test_building_without_a_comparison_model_leaves_none_behind(tmp_path: Path) -> None:

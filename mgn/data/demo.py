@@ -1,16 +1,21 @@
 """Build the explorer's embedded demo: a small split pack, its playable videos, a trained MGN and a comparison model.
 
-The shipped ``assets/demo`` is reproduced by these four commands (also in the README)::
+The shipped ``assets/demo`` is reproduced by these six commands (also in the README)::
 
     python -m mgn.data.synthetic --out data/demo --train 3000 --val 300 --test 40 --seed 2026
     python -m training.train --model mgn --recipe mgn-localise --data data/demo --out runs/demo model.dim=64 epochs=20
+    python -m training.refine_labels --checkpoint runs/demo/best.safetensors --data data/demo \
+        --out runs/demo_labels.npz
+    python -m training.train --model mgn --recipe mgn-localise --data data/demo --out runs/demo_r \
+        --refined-labels runs/demo_labels.npz model.dim=64 epochs=20
     python -m training.train --model han --data data/demo --out runs/demo_han model.dim=256 epochs=12
-    python -m mgn.data.demo --data data/demo --checkpoint runs/demo/best.safetensors \
+    python -m mgn.data.demo --data data/demo --checkpoint runs/demo_r/best.safetensors \
         --compare-checkpoint runs/demo_han/best.safetensors --out assets/demo
 
-The MGN is the ``mgn-localise`` recipe (segment predictions that vary within a clip; ``training.config.RECIPES``) at
-width 64 and HAN, the comparison model, the official recipe at width 256, so that every shipped file stays under
-10 MB; both for fewer epochs than the official 40 (their validation scores had levelled off). Videos are rendered from
+The MGN is MGN-L+R: the ``mgn-localise`` recipe (segment predictions that vary within a clip;
+``training.config.RECIPES``) retrained on MA's refined labels (R) of a first ``mgn-localise`` run, at width 64; HAN,
+the comparison model, is the official recipe at width 256, so that every shipped file stays under 10 MB; all for
+fewer epochs than the official 40 (their validation scores had levelled off). Videos are rendered from
 the clips' dense ground truth (``mgn.data.render``), so they show exactly the events the annotations describe.
 """
 
@@ -41,7 +46,7 @@ __all__ = [
 ]
 
 DEMO_PACK = "demo_split.npz"
-DEMO_CHECKPOINT = "mgn_demo.safetensors"  # the demo's main model (MGN, recipe mgn-localise)
+DEMO_CHECKPOINT = "mgn_demo.safetensors"  # the demo's main model (MGN-L+R: recipe mgn-localise, refined labels)
 DEMO_COMPARE_CHECKPOINT = "han_demo.safetensors"  # the model it is compared with (HAN, official recipe)
 DEMO_VIDEOS = "video"
 DEMO_MANIFEST = "demo.json"
