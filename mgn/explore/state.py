@@ -653,9 +653,10 @@ def _load_model(path: Path, arch: str | None):
     trained (:func:`mgn.provenance.training_name`)."""
     from mgn.checkpoint import OFFICIAL_SUFFIXES, load_any_checkpoint, read_checkpoint
 
-    model = load_any_checkpoint(path, arch if path.suffix in OFFICIAL_SUFFIXES else None)
-    training = None if path.suffix in OFFICIAL_SUFFIXES else training_name(read_checkpoint(path).metadata)
-    return model, training
+    if path.suffix in OFFICIAL_SUFFIXES:
+        return load_any_checkpoint(path, arch), None
+    checkpoint = read_checkpoint(path)  # read once: the weights and the metadata (load_any_checkpoint reads it too)
+    return checkpoint.build_model(), training_name(checkpoint.metadata)
 
 
 def _run_model(
